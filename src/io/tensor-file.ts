@@ -1,0 +1,92 @@
+/**
+ * The json+bin tensor container behind every checkpoint: `<path>.json` (metadata and a tensor
+ * table) and `<path>.bin` (little-endian float32 data). The .bin is written first and the .json
+ * last, both atomically, so a crash leaves either the previous complete pair or the new one.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Tensor } from '../tensor/tensor.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+
+export const TENSOR_FILE_VERSION = 1;
+
+export class CheckpointError extends Error {
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+interface TensorEntry {
+  name: string;
+  shape: number[];
+  /** Offset in float32 elements into the .bin file. */
+  offset: number;
+}
+
+interface TensorFileJson<M> {
+  format: string;
+  version: number;
+  meta: M;
+  tensors: TensorEntry[];
+  binElements: number;
+}
+
+/** Writes named tensors and JSON metadata under `<path>.json` + `<path>.bin`. */
+export function saveTensorFile<M>(path: string, format: string, meta: M, tensors: Record<string, Tensor | Float32Array | Float64Array>): void {
+  const entries: TensorEntry[] = [];
+  let total = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const shape = t instanceof Tensor ? [...t.shape] : [t.length];
+    const size = t instanceof Tensor ? t.size : t.length;
+    entries.push({ name, shape, offset: total });
+    total += size;
+  }
+  const bin = new Float32Array(total);
+  for (const e of entries) {
+    const t = tensors[e.name];
+    bin.set(t instanceof Tensor ? t.data : t, e.offset);
+  }
+  writeFileAtomic(`${path}.bin`, new Uint8Array(bin.buffer));
+  const json: TensorFileJson<M> = { format, version: TENSOR_FILE_VERSION, meta, tensors: entries, binElements: total };
+  writeJsonAtomic(`${path}.json`, json);
+}
+
+export interface LoadedTensorFile<M> {
+  meta: M;
+  tensors: Record<string, Tensor>;
+}
+
+/** Reads a json+bin pair, validating format, version and sizes with errors naming the file. */
+export function loadTensorFile<M>(path: string, format: string): LoadedTensorFile<M> {
+  const jsonPath = `${path}.json`;
+  const binPath = `${path}.bin`;
+  if (!existsSync(jsonPath)) throw new CheckpointError(jsonPath, 'not found');
+  let json: TensorFileJson<M>;
+  try {
+    json = JSON.parse(readFileSync(jsonPath, 'utf8')) as TensorFileJson<M>;
+  } catch (e) {
+    throw new CheckpointError(jsonPath, `not valid JSON (${(e as Error).message})`);
+  }
+  if (json.format !== format) throw new CheckpointError(jsonPath, `expected format '${format}', found '${String(json.format)}'`);
+  if (json.version !== TENSOR_FILE_VERSION) {
+    throw new CheckpointError(jsonPath, `version ${String(json.version)} is not supported (this metaprune reads version ${TENSOR_FILE_VERSION})`);
+  }
+  if (!Array.isArray(json.tensors) || typeof json.binElements !== 'number') throw new CheckpointError(jsonPath, 'missing tensor table');
+  if (!existsSync(binPath)) throw new CheckpointError(binPath, 'not found (the .json has no matching .bin)');
+  const raw = readFileSync(binPath);
+  if (raw.length !== json.binElements * 4) {
+    throw new CheckpointError(binPath, `expected ${json.binElements * 4} bytes of float32 data, found ${raw.length}${raw.length < json.binElements * 4 ? ' (truncated)' : ''}`);
+  }
+  const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  const tensors: Record<string, Tensor> = {};
+  for (const e of json.tensors) {
+    const size = e.shape.reduce((p, d) => p * d, 1);
+    if (e.offset < 0 || e.offset + size > all.length) throw new CheckpointError(jsonPath, `tensor '${e.name}' lies outside the .bin data`);
+    tensors[e.name] = new Tensor(all.slice(e.offset, e.offset + size), e.shape);
+  }
+  return { meta: json.meta, tensors };
+}
+
+export function tensorFileExists(path: string): boolean {
+  return existsSync(`${path}.json`) && existsSync(`${path}.bin`);
+}

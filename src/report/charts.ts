@@ -1,0 +1,699 @@
+/**
+ * Hand-written, dependency-free SVG charts in a clean publication style.
+ *
+ *  - {@link lineChart}: several (x, y) series, e.g. accuracy vs. MACs speed-up, loss/accuracy per
+ *    epoch, meta-training CE and R over steps.
+ *  - {@link barChart}: grouped bars, e.g. per-layer channel counts before/after pruning.
+ *
+ * Structure (stable, relied upon by tests and handy for post-processing):
+ *  - root `<svg class="chart line-chart|bar-chart">` with a `<title>`;
+ *  - `<rect class="plot-area" x y width height>` — the data rectangle;
+ *  - `<g class="axis x-axis">` / `<g class="axis y-axis">` with `<text class="tick-label">`;
+ *  - `<text class="axis-label x-label|y-label">`, `<text class="chart-title">`;
+ *  - one `<g class="series" data-series="NAME" data-points="N">` per series, containing a
+ *    `<path class="line">` and one `<circle class="point" data-x data-y>` per finite point
+ *    (line charts) or one `<rect class="bar" data-category data-value>` per finite value (bar charts);
+ *  - `<g class="legend">` with `<g class="legend-item" data-series="NAME">`;
+ *  - `<text class="no-data">no data</text>` when nothing can be plotted.
+ *
+ * Non-finite values (NaN, ±Infinity, and non-positive x on a log axis) are skipped; a line is
+ * broken at a skipped point rather than bridging the gap.
+ */
+import {
+  el,
+  text,
+  escapeXml,
+  fmtCoord,
+  seriesColor,
+  seriesDash,
+  estimateTextWidth,
+  truncate,
+  linearScale,
+  logScale,
+  niceTicks,
+  logTicks,
+  formatTick,
+  formatValue,
+  type Scale,
+  type Ticks,
+} from './svg.js';
+
+export type Point = readonly [number, number];
+
+export interface LineSeries {
+  readonly name: string;
+  readonly points: ReadonlyArray<Point>;
+  /** Override the palette colour (any CSS colour). */
+  readonly color?: string;
+}
+
+/** A dashed horizontal (`axis: 'y'`) or vertical (`axis: 'x'`) reference line, e.g. the dense baseline accuracy. */
+export interface RefLine {
+  readonly axis: 'x' | 'y';
+  readonly value: number;
+  readonly label?: string;
+}
+
+export interface LineChartOptions {
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: ReadonlyArray<LineSeries>;
+  /** Fixed y domain (data outside is clipped). Default: nice range around the data. */
+  readonly yRange?: readonly [number, number];
+  /** Fixed x domain (data outside is clipped). Default: nice range around the data. */
+  readonly xRange?: readonly [number, number];
+  /** Logarithmic x axis; points with x ≤ 0 are skipped. */
+  readonly logX?: boolean;
+  /** Draw point markers. Default: per series, only when it has ≤ 100 finite points. */
+  readonly markers?: boolean;
+  readonly refLines?: ReadonlyArray<RefLine>;
+  readonly width?: number;
+  readonly height?: number;
+  /** Prefix for element ids (clip paths); must be unique within one HTML page. Default: auto. */
+  readonly id?: string;
+}
+
+export interface BarSeries {
+  readonly name: string;
+  /** One value per category (same order); NaN / missing values are skipped. */
+  readonly values: ReadonlyArray<number>;
+  readonly color?: string;
+}
+
+export interface BarChartOptions {
+  readonly title: string;
+  readonly categories: ReadonlyArray<string>;
+  readonly series: ReadonlyArray<BarSeries>;
+  readonly xLabel?: string;
+  readonly yLabel?: string;
+  readonly yRange?: readonly [number, number];
+  /** Default: grows with the number of categories (≥ 640). */
+  readonly width?: number;
+  readonly height?: number;
+  /** Print values above bars when they fit. Default true. */
+  readonly valueLabels?: boolean;
+  readonly id?: string;
+}
+
+const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
+const TEXT_COLOR = '#222222';
+const MUTED = '#555555';
+const GRID = '#e6e6e6';
+const AXIS = '#333333';
+const TICK_FONT = 11;
+const LABEL_FONT = 12.5;
+const TITLE_FONT = 15;
+const LEGEND_FONT = 12;
+const MAX_AUTO_MARKERS = 100;
+
+let idCounter = 0;
+function nextId(prefix: string | undefined, kind: string): string {
+  if (prefix) return prefix.replace(/[^A-Za-z0-9_-]/g, '_');
+  idCounter += 1;
+  return `mp-${kind}-${idCounter}`;
+}
+
+interface Frame {
+  readonly width: number;
+  readonly height: number;
+  readonly x0: number;
+  readonly x1: number;
+  readonly y0: number;
+  readonly y1: number;
+}
+
+function svgRoot(kind: string, title: string, width: number, height: number, body: string[]): string {
+  return el(
+    'svg',
+    {
+      xmlns: 'http://www.w3.org/2000/svg',
+      class: `chart ${kind}`,
+      width,
+      height,
+      viewBox: `0 0 ${fmtCoord(width)} ${fmtCoord(height)}`,
+      role: 'img',
+      'aria-label': title,
+      'font-family': FONT,
+      'font-size': 12,
+    },
+    el('title', undefined, escapeXml(title)),
+    el('rect', { class: 'background', x: 0, y: 0, width, height, fill: '#ffffff' }),
+    body,
+  );
+}
+
+function titleText(title: string, width: number): string {
+  if (!title) return '';
+  const maxChars = Math.max(8, Math.floor((width - 20) / (TITLE_FONT * 0.58)));
+  return text(truncate(title, maxChars), {
+    class: 'chart-title',
+    x: width / 2,
+    y: 24,
+    'text-anchor': 'middle',
+    'font-size': TITLE_FONT,
+    'font-weight': 600,
+    fill: TEXT_COLOR,
+  });
+}
+
+interface LegendEntry {
+  readonly name: string;
+  readonly color: string;
+  readonly dash?: string;
+  readonly swatch: 'line' | 'box';
+}
+
+const LEGEND_MAX_CHARS = 28;
+
+function legendWidth(entries: ReadonlyArray<LegendEntry>): number {
+  if (entries.length === 0) return 0;
+  const w = Math.max(...entries.map((e) => estimateTextWidth(truncate(e.name, LEGEND_MAX_CHARS), LEGEND_FONT)));
+  return Math.ceil(30 + w);
+}
+
+function legend(entries: ReadonlyArray<LegendEntry>, x: number, y: number): string {
+  if (entries.length === 0) return '';
+  const items = entries.map((e, i) => {
+    const cy = y + 8 + i * 20;
+    const swatch =
+      e.swatch === 'line'
+        ? el('line', { x1: x, y1: cy, x2: x + 22, y2: cy, stroke: e.color, 'stroke-width': 2.5, 'stroke-dasharray': e.dash })
+        : el('rect', { x: x + 4, y: cy - 6, width: 14, height: 12, fill: e.color, rx: 1.5 });
+    const label = truncate(e.name, LEGEND_MAX_CHARS);
+    return el(
+      'g',
+      { class: 'legend-item', 'data-series': e.name },
+      label !== e.name ? el('title', undefined, escapeXml(e.name)) : '',
+      swatch,
+      text(label, { x: x + 30, y: cy, dy: '0.35em', 'font-size': LEGEND_FONT, fill: TEXT_COLOR }),
+    );
+  });
+  return el('g', { class: 'legend' }, items);
+}
+
+function axisLabels(frame: Frame, xLabel: string | undefined, yLabel: string | undefined, xLabelY: number): string[] {
+  const out: string[] = [];
+  if (xLabel) {
+    out.push(
+      text(xLabel, {
+        class: 'axis-label x-label',
+        x: (frame.x0 + frame.x1) / 2,
+        y: xLabelY,
+        'text-anchor': 'middle',
+        'font-size': LABEL_FONT,
+        fill: TEXT_COLOR,
+      }),
+    );
+  }
+  if (yLabel) {
+    const cx = 16;
+    const cy = (frame.y0 + frame.y1) / 2;
+    out.push(
+      text(yLabel, {
+        class: 'axis-label y-label',
+        x: cx,
+        y: cy,
+        transform: `rotate(-90 ${fmtCoord(cx)} ${fmtCoord(cy)})`,
+        'text-anchor': 'middle',
+        'font-size': LABEL_FONT,
+        fill: TEXT_COLOR,
+      }),
+    );
+  }
+  return out;
+}
+
+/** Y axis: grid lines, tick marks, labels. Returns [gridMarkup, axisMarkup]. */
+function yAxis(frame: Frame, scale: Scale, ticks: Ticks): [string, string] {
+  const grid: string[] = [];
+  const parts: string[] = [];
+  for (const t of ticks.ticks) {
+    const y = scale.map(t);
+    if (y < frame.y0 - 0.5 || y > frame.y1 + 0.5) continue;
+    grid.push(el('line', { x1: frame.x0, y1: y, x2: frame.x1, y2: y, stroke: GRID, 'stroke-width': 1 }));
+    parts.push(el('line', { x1: frame.x0 - 5, y1: y, x2: frame.x0, y2: y, stroke: AXIS, 'stroke-width': 1 }));
+    parts.push(
+      text(formatTick(t, ticks.step), {
+        class: 'tick-label',
+        x: frame.x0 - 8,
+        y,
+        dy: '0.32em',
+        'text-anchor': 'end',
+        'font-size': TICK_FONT,
+        fill: MUTED,
+      }),
+    );
+  }
+  parts.push(el('line', { x1: frame.x0, y1: frame.y0, x2: frame.x0, y2: frame.y1, stroke: AXIS, 'stroke-width': 1 }));
+  return [el('g', { class: 'grid y-grid' }, grid), el('g', { class: 'axis y-axis' }, parts)];
+}
+
+function isMajorLogTick(t: number): boolean {
+  const m = Number((t / 10 ** Math.floor(Math.log10(t) + 1e-12)).toPrecision(6));
+  return m === 1 || m === 2 || m === 5;
+}
+
+/** X axis for numeric (line) charts. Labels that would overlap their predecessor are dropped. */
+function xAxis(frame: Frame, scale: Scale, ticks: Ticks): [string, string] {
+  const grid: string[] = [];
+  const parts: string[] = [];
+  let lastRight = -Infinity;
+  const denseLog = scale.log && ticks.ticks.length > 6;
+  for (const t of ticks.ticks) {
+    const x = scale.map(t);
+    if (x < frame.x0 - 0.5 || x > frame.x1 + 0.5) continue;
+    grid.push(el('line', { x1: x, y1: frame.y0, x2: x, y2: frame.y1, stroke: GRID, 'stroke-width': 1 }));
+    parts.push(el('line', { x1: x, y1: frame.y1, x2: x, y2: frame.y1 + 5, stroke: AXIS, 'stroke-width': 1 }));
+    if (denseLog && !isMajorLogTick(t)) continue;
+    const label = scale.log ? formatValue(t) : formatTick(t, ticks.step);
+    const w = estimateTextWidth(label, TICK_FONT);
+    if (x - w / 2 < lastRight + 6) continue;
+    lastRight = x + w / 2;
+    parts.push(
+      text(label, {
+        class: 'tick-label',
+        x,
+        y: frame.y1 + 18,
+        'text-anchor': 'middle',
+        'font-size': TICK_FONT,
+        fill: MUTED,
+      }),
+    );
+  }
+  parts.push(el('line', { x1: frame.x0, y1: frame.y1, x2: frame.x1, y2: frame.y1, stroke: AXIS, 'stroke-width': 1 }));
+  return [el('g', { class: 'grid x-grid' }, grid), el('g', { class: 'axis x-axis' }, parts)];
+}
+
+function noData(frame: Frame): string {
+  return text('no data', {
+    class: 'no-data',
+    x: (frame.x0 + frame.x1) / 2,
+    y: (frame.y0 + frame.y1) / 2,
+    dy: '0.35em',
+    'text-anchor': 'middle',
+    'font-size': 14,
+    'font-style': 'italic',
+    fill: '#888888',
+  });
+}
+
+function validRange(r: readonly [number, number] | undefined, log: boolean): r is readonly [number, number] {
+  if (!r) return false;
+  const [a, b] = r;
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a >= b) return false;
+  return !log || a > 0;
+}
+
+function maxTickLabelWidth(ticks: Ticks): number {
+  let w = 0;
+  for (const t of ticks.ticks) w = Math.max(w, estimateTextWidth(formatTick(t, ticks.step), TICK_FONT));
+  return w;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Line chart
+// ---------------------------------------------------------------------------------------------
+
+/** Renders a multi-series line chart as a standalone SVG string. */
+export function lineChart(opts: LineChartOptions): string {
+  const width = opts.width ?? 640;
+  const height = opts.height ?? 400;
+  const logX = opts.logX === true;
+  const series = opts.series ?? [];
+  const id = nextId(opts.id, 'line');
+
+  const usable = (p: Point): boolean =>
+    Array.isArray(p) && Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logX || p[0] > 0);
+
+  let xMin = Infinity;
+  let xMax = -Infinity;
+  let yMin = Infinity;
+  let yMax = -Infinity;
+  let nFinite = 0;
+  for (const s of series) {
+    for (const p of s.points ?? []) {
+      if (!usable(p)) continue;
+      nFinite += 1;
+      xMin = Math.min(xMin, p[0]);
+      xMax = Math.max(xMax, p[0]);
+      yMin = Math.min(yMin, p[1]);
+      yMax = Math.max(yMax, p[1]);
+    }
+  }
+  for (const r of opts.refLines ?? []) {
+    if (!Number.isFinite(r.value) || nFinite === 0) continue;
+    if (r.axis === 'y') {
+      yMin = Math.min(yMin, r.value);
+      yMax = Math.max(yMax, r.value);
+    }
+  }
+  const empty = nFinite === 0;
+
+  const yTarget = Math.max(3, Math.round((height - 100) / 55));
+  const yTicks: Ticks = validRange(opts.yRange, false)
+    ? { ...niceTicks(opts.yRange[0], opts.yRange[1], yTarget, false), domain: [opts.yRange[0], opts.yRange[1]] }
+    : empty
+      ? niceTicks(0, 1, yTarget)
+      : niceTicks(yMin, yMax, yTarget);
+
+  // Layout.
+  const entries: LegendEntry[] = series.map((s, i) => ({
+    name: s.name,
+    color: s.color ?? seriesColor(i),
+    dash: s.color ? undefined : seriesDash(i),
+    swatch: 'line',
+  }));
+  const legW = legendWidth(entries);
+  const marginTop = opts.title ? 44 : 16;
+  const marginLeft = Math.ceil((opts.yLabel ? 30 : 8) + 10 + maxTickLabelWidth(yTicks));
+  const marginRight = legW > 0 ? legW + 24 : 20;
+  const marginBottom = opts.xLabel ? 56 : 36;
+  const frame: Frame = {
+    width,
+    height,
+    x0: marginLeft,
+    x1: Math.max(marginLeft + 40, width - marginRight),
+    y0: marginTop,
+    y1: Math.max(marginTop + 40, height - marginBottom),
+  };
+  const xTarget = Math.max(3, Math.round((frame.x1 - frame.x0) / 80));
+
+  let xTicks: Ticks;
+  if (logX) {
+    if (validRange(opts.xRange, true)) {
+      const t = logTicks(opts.xRange[0], opts.xRange[1]);
+      const [a, b] = opts.xRange;
+      xTicks = { ...t, domain: [a, b], ticks: t.ticks.filter((v) => v >= a && v <= b) };
+    } else xTicks = empty ? logTicks(1, 10) : logTicks(xMin, xMax);
+  } else if (validRange(opts.xRange, false)) {
+    xTicks = { ...niceTicks(opts.xRange[0], opts.xRange[1], xTarget, false), domain: [opts.xRange[0], opts.xRange[1]] };
+  } else {
+    xTicks = empty ? niceTicks(0, 1, xTarget) : niceTicks(xMin, xMax, xTarget);
+  }
+
+  const xs = logX ? logScale(xTicks.domain, [frame.x0, frame.x1]) : linearScale(xTicks.domain, [frame.x0, frame.x1]);
+  const ys = linearScale(yTicks.domain, [frame.y1, frame.y0]);
+
+  const [yGrid, yAx] = yAxis(frame, ys, yTicks);
+  const [xGrid, xAx] = xAxis(frame, xs, xTicks);
+
+  const clipId = `${id}-clip`;
+  const pad = 5; // let markers on the frame edge show in full
+  const defs = el(
+    'defs',
+    undefined,
+    el(
+      'clipPath',
+      { id: clipId },
+      el('rect', { x: frame.x0 - pad, y: frame.y0 - pad, width: frame.x1 - frame.x0 + 2 * pad, height: frame.y1 - frame.y0 + 2 * pad }),
+    ),
+  );
+
+  const seriesMarkup = series.map((s, i) => {
+    const color = entries[i]?.color ?? seriesColor(i);
+    const dash = entries[i]?.dash;
+    const pts = s.points ?? [];
+    const finite = pts.filter(usable);
+    const showMarkers = opts.markers ?? finite.length <= MAX_AUTO_MARKERS;
+    let d = '';
+    let penDown = false;
+    for (const p of pts) {
+      if (!usable(p)) {
+        penDown = false;
+        continue;
+      }
+      d += `${penDown ? 'L' : 'M'}${fmtCoord(xs.map(p[0]))} ${fmtCoord(ys.map(p[1]))}`;
+      penDown = true;
+    }
+    const children: string[] = [];
+    if (d) {
+      children.push(
+        el('path', {
+          class: 'line',
+          d,
+          fill: 'none',
+          stroke: color,
+          'stroke-width': 2,
+          'stroke-linejoin': 'round',
+          'stroke-linecap': 'round',
+          'stroke-dasharray': dash,
+        }),
+      );
+    }
+    if (showMarkers) {
+      for (const p of finite) {
+        children.push(
+          el(
+            'circle',
+            {
+              class: 'point',
+              cx: xs.map(p[0]),
+              cy: ys.map(p[1]),
+              r: 3.2,
+              fill: color,
+              stroke: '#ffffff',
+              'stroke-width': 1,
+              'data-x': String(p[0]),
+              'data-y': String(p[1]),
+            },
+            el('title', undefined, escapeXml(`${s.name}: ${formatValue(p[0])}, ${formatValue(p[1])}`)),
+          ),
+        );
+      }
+    }
+    return el(
+      'g',
+      { class: 'series', 'data-series': s.name, 'data-points': finite.length, 'clip-path': `url(#${clipId})` },
+      children,
+    );
+  });
+
+  const refs = (empty ? [] : (opts.refLines ?? [])).filter((r) => Number.isFinite(r.value)).map((r) => {
+    if (r.axis === 'y') {
+      const y = ys.map(r.value);
+      if (y < frame.y0 - 0.5 || y > frame.y1 + 0.5) return '';
+      return el(
+        'g',
+        { class: 'ref-line', 'data-axis': 'y', 'data-value': String(r.value) },
+        el('line', { x1: frame.x0, y1: y, x2: frame.x1, y2: y, stroke: '#777777', 'stroke-width': 1.2, 'stroke-dasharray': '5 4' }),
+        r.label ? text(r.label, { x: frame.x1 - 4, y: y - 5, 'text-anchor': 'end', 'font-size': 11, fill: MUTED }) : '',
+      );
+    }
+    if (logX && r.value <= 0) return '';
+    const x = xs.map(r.value);
+    if (x < frame.x0 - 0.5 || x > frame.x1 + 0.5) return '';
+    return el(
+      'g',
+      { class: 'ref-line', 'data-axis': 'x', 'data-value': String(r.value) },
+      el('line', { x1: x, y1: frame.y0, x2: x, y2: frame.y1, stroke: '#777777', 'stroke-width': 1.2, 'stroke-dasharray': '5 4' }),
+      r.label ? text(r.label, { x: x + 4, y: frame.y0 + 12, 'font-size': 11, fill: MUTED }) : '',
+    );
+  });
+
+  const body = [
+    defs,
+    yGrid,
+    xGrid,
+    el('rect', {
+      class: 'plot-area',
+      x: frame.x0,
+      y: frame.y0,
+      width: frame.x1 - frame.x0,
+      height: frame.y1 - frame.y0,
+      fill: 'none',
+      stroke: '#cccccc',
+      'stroke-width': 1,
+    }),
+    yAx,
+    xAx,
+    ...axisLabels(frame, opts.xLabel, opts.yLabel, frame.y1 + 42),
+    ...refs,
+    el('g', { class: 'series-list' }, seriesMarkup),
+    legend(entries, frame.x1 + 20, frame.y0),
+    titleText(opts.title, width),
+    empty ? noData(frame) : '',
+  ];
+  return svgRoot('line-chart', opts.title, width, height, body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bar chart
+// ---------------------------------------------------------------------------------------------
+
+const CATEGORY_MAX_CHARS = 22;
+
+/** Renders a grouped bar chart (one group per category, one bar per series) as an SVG string. */
+export function barChart(opts: BarChartOptions): string {
+  const categories = opts.categories ?? [];
+  const series = opts.series ?? [];
+  const nCat = categories.length;
+  const nSer = Math.max(1, series.length);
+  const id = nextId(opts.id, 'bar');
+
+  let vMin = Infinity;
+  let vMax = -Infinity;
+  let nFinite = 0;
+  for (const s of series) {
+    for (let c = 0; c < nCat; c++) {
+      const v = s.values?.[c];
+      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      nFinite += 1;
+      vMin = Math.min(vMin, v);
+      vMax = Math.max(vMax, v);
+    }
+  }
+  const empty = nFinite === 0;
+
+  const height = opts.height ?? 400;
+  const yTarget = Math.max(3, Math.round((height - 120) / 55));
+  const yTicks: Ticks = validRange(opts.yRange, false)
+    ? { ...niceTicks(opts.yRange[0], opts.yRange[1], yTarget, false), domain: [opts.yRange[0], opts.yRange[1]] }
+    : empty
+      ? niceTicks(0, 1, yTarget)
+      : niceTicks(Math.min(0, vMin), Math.max(0, vMax), yTarget);
+
+  const entries: LegendEntry[] = series.map((s, i) => ({ name: s.name, color: s.color ?? seriesColor(i), swatch: 'box' }));
+  const legW = legendWidth(entries);
+  const marginLeft = Math.ceil((opts.yLabel ? 30 : 8) + 10 + maxTickLabelWidth(yTicks));
+  const marginRight = legW > 0 ? legW + 24 : 20;
+  const minBand = Math.max(22, nSer * 9 + 8);
+  const width = opts.width ?? Math.max(640, Math.ceil(marginLeft + marginRight + nCat * minBand));
+  const plotW = Math.max(40, width - marginLeft - marginRight);
+  const band = nCat > 0 ? plotW / nCat : plotW;
+
+  const labels = categories.map((c) => truncate(String(c), CATEGORY_MAX_CHARS));
+  const maxLabelW = labels.length ? Math.max(...labels.map((l) => estimateTextWidth(l, TICK_FONT))) : 0;
+  const rotate = maxLabelW > band - 4;
+  const labelBlock = rotate ? Math.min(maxLabelW, 160) * Math.SQRT1_2 + 14 : 18;
+  const marginTop = opts.title ? 44 : 16;
+  const marginBottom = Math.ceil(labelBlock + (opts.xLabel ? 38 : 16));
+  const frame: Frame = {
+    width,
+    height,
+    x0: marginLeft,
+    x1: marginLeft + plotW,
+    y0: marginTop,
+    y1: Math.max(marginTop + 40, height - marginBottom),
+  };
+  const ys = linearScale(yTicks.domain, [frame.y1, frame.y0]);
+  const [yGrid, yAx] = yAxis(frame, ys, yTicks);
+
+  // Category axis.
+  const xParts: string[] = [];
+  let lastRight = -Infinity;
+  categories.forEach((cat, c) => {
+    const cx = frame.x0 + band * (c + 0.5);
+    xParts.push(el('line', { x1: cx, y1: frame.y1, x2: cx, y2: frame.y1 + 4, stroke: AXIS, 'stroke-width': 1 }));
+    const label = labels[c] ?? '';
+    const attrs = rotate
+      ? {
+          class: 'tick-label category-label',
+          x: cx,
+          y: frame.y1 + 12,
+          'text-anchor': 'end',
+          transform: `rotate(-45 ${fmtCoord(cx)} ${fmtCoord(frame.y1 + 12)})`,
+          'font-size': TICK_FONT,
+          fill: MUTED,
+        }
+      : { class: 'tick-label category-label', x: cx, y: frame.y1 + 17, 'text-anchor': 'middle', 'font-size': TICK_FONT, fill: MUTED };
+    // When rotated, labels are ~TICK_FONT apart vertically-projected; thin them if bands are tiny.
+    if (rotate) {
+      if (cx < lastRight + TICK_FONT * 1.1) return;
+      lastRight = cx;
+    }
+    xParts.push(
+      el('text', attrs, label !== String(cat) ? el('title', undefined, escapeXml(cat)) : '', escapeXml(label)),
+    );
+  });
+  xParts.push(el('line', { x1: frame.x0, y1: frame.y1, x2: frame.x1, y2: frame.y1, stroke: AXIS, 'stroke-width': 1 }));
+  const xAx = el('g', { class: 'axis x-axis' }, xParts);
+
+  const groupW = band * 0.8;
+  const barW = groupW / nSer;
+  const zeroY = Math.min(frame.y1, Math.max(frame.y0, ys.map(Math.max(yTicks.domain[0], Math.min(0, yTicks.domain[1])))));
+  const showValues = opts.valueLabels !== false;
+  const clipId = `${id}-clip`;
+  const defs = el(
+    'defs',
+    undefined,
+    el('clipPath', { id: clipId }, el('rect', { x: frame.x0, y: frame.y0 - 14, width: frame.x1 - frame.x0, height: frame.y1 - frame.y0 + 14 })),
+  );
+
+  const seriesMarkup = series.map((s, si) => {
+    const color = entries[si]?.color ?? seriesColor(si);
+    const bars: string[] = [];
+    let count = 0;
+    for (let c = 0; c < nCat; c++) {
+      const v = s.values?.[c];
+      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      count += 1;
+      const x = frame.x0 + band * c + (band - groupW) / 2 + barW * si;
+      const yv = Math.min(frame.y1, Math.max(frame.y0, ys.map(v)));
+      const top = Math.min(yv, zeroY);
+      const h = Math.abs(zeroY - yv);
+      const cat = String(categories[c]);
+      bars.push(
+        el(
+          'rect',
+          {
+            class: 'bar',
+            x: x + 0.5,
+            y: top,
+            width: Math.max(0.5, barW - 1),
+            height: h,
+            fill: color,
+            'data-category': cat,
+            'data-value': String(v),
+          },
+          el('title', undefined, escapeXml(`${cat} — ${s.name}: ${formatValue(v)}`)),
+        ),
+      );
+      if (showValues) {
+        const lbl = formatValue(v);
+        if (estimateTextWidth(lbl, 10) <= barW + 2) {
+          bars.push(
+            text(lbl, {
+              class: 'bar-value',
+              x: x + barW / 2,
+              y: v >= 0 ? top - 4 : top + h + 11,
+              'text-anchor': 'middle',
+              'font-size': 10,
+              fill: MUTED,
+            }),
+          );
+        }
+      }
+    }
+    return el('g', { class: 'series', 'data-series': s.name, 'data-points': count, 'clip-path': `url(#${clipId})` }, bars);
+  });
+
+  const zeroLine =
+    yTicks.domain[0] < 0 && yTicks.domain[1] > 0
+      ? el('line', { class: 'zero-line', x1: frame.x0, y1: zeroY, x2: frame.x1, y2: zeroY, stroke: AXIS, 'stroke-width': 1 })
+      : '';
+
+  const body = [
+    defs,
+    yGrid,
+    el('rect', {
+      class: 'plot-area',
+      x: frame.x0,
+      y: frame.y0,
+      width: frame.x1 - frame.x0,
+      height: frame.y1 - frame.y0,
+      fill: 'none',
+      stroke: '#cccccc',
+      'stroke-width': 1,
+    }),
+    yAx,
+    xAx,
+    zeroLine,
+    ...axisLabels(frame, opts.xLabel, opts.yLabel, frame.y1 + labelBlock + 24),
+    el('g', { class: 'series-list' }, seriesMarkup),
+    legend(entries, frame.x1 + 20, frame.y0),
+    titleText(opts.title, width),
+    empty ? noData(frame) : '',
+  ];
+  return svgRoot('bar-chart', opts.title, width, height, body);
+}

@@ -1,0 +1,222 @@
+/**
+ * Reverse-mode autograd in the micrograd spirit, lifted to tensors. Every recorded op stores its
+ * inputs and a vector–Jacobian closure on its output (`Tensor.gradFn`); `backward` walks that graph
+ * in reverse topological order. The API is functional (JAX-like): `valueAndGrad(f)(params)`
+ * differentiates with respect to fresh leaves that share storage with `params`, so weights produced
+ * by another network are differentiated exactly like leaf parameters, and `vjp` pushes a given
+ * cotangent through a function (used by meta-training).
+ */
+import type { Buf } from './kernels.js';
+import { Tensor, allocBuf, type GradFn } from './tensor.js';
+import { TensorError, fmtShape } from './errors.js';
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording anything on the tape (evaluation, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Attaches a backward closure to `out` when any input requires grad and recording is on.
+ * Ops call this once, after computing their output.
+ */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradFn['backward']): Tensor {
+  if (!gradEnabled) return out;
+  let any = false;
+  for (const t of inputs) if (t.requiresGrad) { any = true; break; }
+  if (!any) return out;
+  out.requiresGrad = true;
+  out.gradFn = { op, inputs, backward };
+  return out;
+}
+
+function topoOrder(outputs: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS (networks can be deep enough to overflow recursion).
+  const stack: [Tensor, number][] = [];
+  for (const o of outputs) {
+    if (seen.has(o) || !o.requiresGrad) continue;
+    seen.add(o);
+    stack.push([o, 0]);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [t, i] = top;
+      const inputs = t.gradFn?.inputs ?? [];
+      if (i < inputs.length) {
+        top[1] = i + 1;
+        const c = inputs[i];
+        if (c.requiresGrad && !seen.has(c)) {
+          seen.add(c);
+          stack.push([c, 0]);
+        }
+      } else {
+        stack.pop();
+        order.push(t);
+      }
+    }
+  }
+  return order; // inputs before outputs
+}
+
+function accumulate(grads: Map<Tensor, Buf>, t: Tensor, g: Buf): void {
+  if (g.length !== t.size) {
+    throw new TensorError(t.gradFn?.op ?? 'backward', `gradient has ${g.length} elements, tensor ${fmtShape(t.shape)} has ${t.size}`);
+  }
+  const prev = grads.get(t);
+  if (prev === undefined) {
+    grads.set(t, g);
+    return;
+  }
+  // The first gradient may alias a buffer owned by an op; never write into it.
+  const sum = allocBuf(t.dtype, t.size);
+  for (let i = 0; i < sum.length; i++) sum[i] = prev[i] + g[i];
+  grads.set(t, sum);
+}
+
+/**
+ * Back-propagates `cotangents` (one per output, same size) from `outputs` and returns
+ * d<cotangent, outputs>/d(wrt) for each tensor in `wrt` (zeros where no path exists).
+ */
+export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[], wrt: readonly Tensor[]): Buf[] {
+  if (outputs.length !== cotangents.length) {
+    throw new TensorError('backward', `${outputs.length} outputs but ${cotangents.length} cotangents`);
+  }
+  const grads = new Map<Tensor, Buf>();
+  outputs.forEach((o, i) => {
+    if (o.requiresGrad) accumulate(grads, o, cotangents[i]);
+  });
+  const keep = new Set(wrt);
+  const order = topoOrder(outputs);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k];
+    const g = grads.get(t);
+    if (g === undefined || t.gradFn === null) continue;
+    const inGrads = t.gradFn.backward(g);
+    if (!keep.has(t)) grads.delete(t); // free as soon as the tape no longer needs it
+    const inputs = t.gradFn.inputs;
+    for (let i = 0; i < inputs.length; i++) {
+      const gi = inGrads[i];
+      if (gi !== null && gi !== undefined && inputs[i].requiresGrad) accumulate(grads, inputs[i], gi);
+    }
+  }
+  return wrt.map((w) => grads.get(w) ?? allocBuf(w.dtype, w.size));
+}
+
+// ---------- functional API over trees of tensors ----------
+
+/** A nested structure of tensors: a tensor, an array of trees or a record of trees. */
+export type TensorTree = Tensor | readonly TensorTree[] | { readonly [key: string]: TensorTree };
+
+export function treeLeaves(tree: TensorTree): Tensor[] {
+  const out: Tensor[] = [];
+  const walk = (t: TensorTree): void => {
+    if (t instanceof Tensor) out.push(t);
+    else if (Array.isArray(t)) for (const c of t) walk(c);
+    else for (const k of Object.keys(t)) walk((t as { readonly [key: string]: TensorTree })[k]);
+  };
+  walk(tree);
+  return out;
+}
+
+/** Rebuilds `tree` with its leaves replaced, in treeLeaves order. */
+export function treeUnflatten<T extends TensorTree>(tree: T, leaves: readonly Tensor[]): T {
+  let i = 0;
+  const walk = (t: TensorTree): TensorTree => {
+    if (t instanceof Tensor) return leaves[i++];
+    if (Array.isArray(t)) return t.map(walk);
+    const o: { [key: string]: TensorTree } = {};
+    for (const k of Object.keys(t)) o[k] = walk((t as { readonly [key: string]: TensorTree })[k]);
+    return o;
+  };
+  return walk(tree) as T;
+}
+
+export function treeMap<T extends TensorTree>(tree: T, fn: (t: Tensor, i: number) => Tensor): T {
+  return treeUnflatten(tree, treeLeaves(tree).map(fn));
+}
+
+function traceLeaves<P extends TensorTree>(primals: P): { leaves: Tensor[]; traced: P } {
+  const leaves = treeLeaves(primals).map((t) => {
+    const l = t.detach();
+    l.requiresGrad = true;
+    return l;
+  });
+  return { leaves, traced: treeUnflatten(primals, leaves) };
+}
+
+function asOutputs(v: Tensor | readonly Tensor[]): readonly Tensor[] {
+  return v instanceof Tensor ? [v] : v;
+}
+
+export interface ValueAndGrad<P extends TensorTree, A> {
+  value: Tensor;
+  grads: P;
+  aux: A;
+}
+
+/**
+ * Returns a function computing f(params) and d f / d params. f must return a scalar tensor
+ * (or `[scalar, aux]` via valueAndGradAux).
+ */
+export function valueAndGrad<P extends TensorTree>(f: (params: P) => Tensor): (params: P) => { value: Tensor; grads: P } {
+  return (params: P) => {
+    const r = valueAndGradAux((p: P) => [f(p), undefined] as const)(params);
+    return { value: r.value, grads: r.grads };
+  };
+}
+
+/** Like valueAndGrad, for functions that also return auxiliary data (e.g. logits, BN statistics). */
+export function valueAndGradAux<P extends TensorTree, A>(
+  f: (params: P) => readonly [Tensor, A],
+): (params: P) => ValueAndGrad<P, A> {
+  return (params: P) => {
+    const { leaves, traced } = traceLeaves(params);
+    const [value, aux] = f(traced);
+    if (value.size !== 1) throw new TensorError('valueAndGrad', `function must return a scalar, got shape ${fmtShape(value.shape)}`);
+    const one = allocBuf(value.dtype, 1);
+    one[0] = 1;
+    const g = backward([value], [one], leaves);
+    const grads = treeUnflatten(params, g.map((b, i) => new Tensor(b, leaves[i].shape)));
+    return { value: value.detach(), grads, aux };
+  };
+}
+
+/** d f / d params for a scalar-valued f. */
+export function grad<P extends TensorTree>(f: (params: P) => Tensor): (params: P) => P {
+  const vg = valueAndGrad(f);
+  return (params: P) => vg(params).grads;
+}
+
+/**
+ * Vector–Jacobian product: evaluates f at primals and returns J_fᵀ·cotangent for each primal.
+ * `cotangent` matches f's output(s) in shape.
+ */
+export function vjp<P extends TensorTree>(
+  f: (params: P) => Tensor | readonly Tensor[],
+  primals: P,
+  cotangent: Tensor | readonly Tensor[],
+): { value: Tensor[]; grads: P } {
+  const { leaves, traced } = traceLeaves(primals);
+  const outs = asOutputs(f(traced));
+  const cots = asOutputs(cotangent);
+  if (outs.length !== cots.length) throw new TensorError('vjp', `${outs.length} outputs but ${cots.length} cotangents`);
+  outs.forEach((o, i) => {
+    if (o.size !== cots[i].size) {
+      throw new TensorError('vjp', `output ${i} has shape ${fmtShape(o.shape)}, cotangent has ${fmtShape(cots[i].shape)}`);
+    }
+  });
+  const g = backward(outs, cots.map((c) => c.data), leaves);
+  return { value: outs.map((o) => o.detach()), grads: treeUnflatten(primals, g.map((b, i) => new Tensor(b, leaves[i].shape))) };
+}

@@ -1,0 +1,18 @@
+/**
+ * Backend selection: the ts reference backend always registers; the WASM SIMD backend registers
+ * when its module instantiates. Default is wasm; METAPRUNE_BACKEND=ts|wasm|native chooses.
+ */
+import './ts/kernels.js';
+import './wasm/index.js';
+import { hasBackend, setBackend, type BackendName } from '../registry.js';
+
+const requested = process.env.METAPRUNE_BACKEND;
+const choices: BackendName[] = ['ts', 'wasm', 'native'];
+if (requested !== undefined && requested !== '') {
+  if (!choices.includes(requested as BackendName)) {
+    throw new Error(`METAPRUNE_BACKEND='${requested}' is not a backend (choose ${choices.join(', ')})`);
+  }
+  if (hasBackend(requested as BackendName)) setBackend(requested as BackendName);
+  else process.stderr.write(`metaprune: backend '${requested}' is not available here; using ${hasBackend('wasm') ? 'wasm' : 'ts'}\n`);
+}
+if ((requested === undefined || requested === '' || !hasBackend(requested as BackendName)) && hasBackend('wasm')) setBackend('wasm');

@@ -1,0 +1,144 @@
+/**
+ * Batch normalization over x[N, C, H, W] or x[N, C] (PyTorch's F.batch_norm), on the registry's
+ * `channelMoments` / `channelAffine` / `channelBackwardSums` kernels.
+ *
+ * The running statistics are *buffers*, not parameters: like PyTorch's `running_mean` /
+ * `running_var`, they are mutated in place by every training-mode call and never receive gradients
+ * (passing a tensor that requires grad is an error).
+ */
+import { Tensor, allocBuf } from '../tensor.js';
+import type { Buf } from '../kernels.js';
+import { record } from '../autograd.js';
+import { kernel } from '../registry.js';
+import { TensorError, fmtShape } from '../errors.js';
+import { checkDtypes } from './util.js';
+
+export interface BatchNormOptions {
+  /** Training mode normalizes with the batch statistics and updates the running buffers; eval mode uses the buffers. */
+  training: boolean;
+  /** Weight of the new batch statistic in the running averages; default 0.1. */
+  momentum?: number;
+  /** Added to the variance before the square root; default 1e-5. */
+  eps?: number;
+}
+
+function checkChannelVector(what: string, t: Tensor, C: number, x: Tensor): void {
+  if (t.rank !== 1 || t.shape[0] !== C) {
+    throw new TensorError('batchNorm', `${what} must be [${C}] for input ${fmtShape(x.shape)}, got ${fmtShape(t.shape)}`);
+  }
+}
+
+/**
+ * y = (x − mean) / sqrt(var + eps) · gamma + beta, per channel (dim 1).
+ *
+ * Training mode: mean and (biased) variance over N, H, W of this batch, differentiated through;
+ * `runningMean` ← (1 − momentum)·runningMean + momentum·mean and `runningVar` likewise with the
+ * unbiased batch variance, both updated IN PLACE (pass null to skip tracking).
+ * Eval mode: the running statistics are used as constants (they are required).
+ * gamma / beta may be null (no affine transform); both are differentiable, as is x.
+ */
+export function batchNorm(
+  x: Tensor,
+  gamma: Tensor | null,
+  beta: Tensor | null,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  const op = 'batchNorm';
+  const others = [gamma, beta, runningMean, runningVar].filter((t): t is Tensor => t !== null);
+  const dtype = checkDtypes(op, x, ...others);
+  if (x.rank !== 4 && x.rank !== 2) throw new TensorError(op, `input must be [N, C, H, W] or [N, C], got shape ${fmtShape(x.shape)}`);
+  const [N, C] = x.shape;
+  const HW = x.rank === 4 ? x.shape[2] * x.shape[3] : 1;
+  if (gamma) checkChannelVector('gamma', gamma, C, x);
+  if (beta) checkChannelVector('beta', beta, C, x);
+  if (runningMean) checkChannelVector('runningMean', runningMean, C, x);
+  if (runningVar) checkChannelVector('runningVar', runningVar, C, x);
+  if ((runningMean === null) !== (runningVar === null)) {
+    throw new TensorError(op, 'runningMean and runningVar must be given together');
+  }
+  if (runningMean?.requiresGrad || runningVar?.requiresGrad) {
+    throw new TensorError(op, 'running statistics are buffers updated in place and must not require grad');
+  }
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  if (!(eps >= 0)) throw new TensorError(op, `eps must be ≥ 0, got ${eps}`);
+  if (!(momentum >= 0 && momentum <= 1)) throw new TensorError(op, `momentum must be in [0, 1], got ${momentum}`);
+  const count = N * HW;
+
+  const mean = allocBuf(dtype, C);
+  const invstd = allocBuf(dtype, C);
+  if (opts.training) {
+    if (count <= 1) throw new TensorError(op, `expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
+    const variance = allocBuf(dtype, C);
+    kernel('channelMoments')(x.data, mean, variance, N, C, HW);
+    for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(variance[c] + eps);
+    if (runningMean && runningVar) {
+      const rm = runningMean.data, rv = runningVar.data;
+      const unbias = count / (count - 1);
+      for (let c = 0; c < C; c++) {
+        rm[c] = (1 - momentum) * rm[c] + momentum * mean[c];
+        rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * unbias;
+      }
+    }
+  } else {
+    if (!runningMean || !runningVar) throw new TensorError(op, 'eval mode needs runningMean and runningVar');
+    // Copies: the buffers may be updated in place before backward runs.
+    mean.set(runningMean.data);
+    for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(runningVar.data[c] + eps);
+  }
+
+  const scale = allocBuf(dtype, C);
+  const shift = allocBuf(dtype, C);
+  for (let c = 0; c < C; c++) {
+    scale[c] = (gamma ? gamma.data[c] : 1) * invstd[c];
+    shift[c] = beta ? beta.data[c] : 0;
+  }
+  const out = new Tensor(allocBuf(dtype, x.size), x.shape);
+  kernel('channelAffine')(x.data, mean, scale, shift, out.data, N, C, HW);
+
+  const inputs: Tensor[] = [x];
+  if (gamma) inputs.push(gamma);
+  if (beta) inputs.push(beta);
+  const training = opts.training;
+  return record(out, 'batchNorm', inputs, (dy) => {
+    const needAffine = (gamma?.requiresGrad ?? false) || (beta?.requiresGrad ?? false);
+    let sumDy: Buf | null = null, sumDyXhat: Buf | null = null;
+    if (needAffine || (training && x.requiresGrad)) {
+      sumDy = allocBuf(dtype, C);
+      sumDyXhat = allocBuf(dtype, C);
+      kernel('channelBackwardSums')(dy, x.data, mean, invstd, sumDy, sumDyXhat, N, C, HW);
+    }
+    let gx: Buf | null = null;
+    if (x.requiresGrad) {
+      gx = allocBuf(dtype, x.size);
+      if (training && sumDy && sumDyXhat) {
+        // dx = gamma·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = k1·dy + k2·(x − mean) + k3
+        const k1 = scale;
+        const k2 = allocBuf(dtype, C);
+        const k3 = allocBuf(dtype, C);
+        for (let c = 0; c < C; c++) {
+          k2[c] = (-scale[c] * invstd[c] * sumDyXhat[c]) / count;
+          k3[c] = (-scale[c] * sumDy[c]) / count;
+        }
+        kernel('channelAffine')(x.data, mean, k2, k3, gx, N, C, HW);
+        for (let n = 0; n < N; n++) {
+          for (let c = 0; c < C; c++) {
+            const k = k1[c];
+            const o = (n * C + c) * HW;
+            for (let i = 0; i < HW; i++) gx[o + i] += k * dy[o + i];
+          }
+        }
+      } else {
+        // Constant statistics: dx = gamma·invstd·dy.
+        const zero = allocBuf(dtype, C);
+        kernel('channelAffine')(dy, zero, scale, zero, gx, N, C, HW);
+      }
+    }
+    const grads: (Buf | null)[] = [gx];
+    if (gamma) grads.push(gamma.requiresGrad ? sumDyXhat : null);
+    if (beta) grads.push(beta.requiresGrad ? sumDy : null);
+    return grads;
+  });
+}
