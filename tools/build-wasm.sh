@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DIR=src/tensor/backends/wasm
 CLANG=${CLANG:-clang}
 
-"$CLANG" --target=wasm32 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -msign-ext \
+"$CLANG" ${EXTRA_CFLAGS:-} --target=wasm32 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -msign-ext \
   -nostdlib -ffreestanding -fno-builtin -std=c11 -Wall -Wextra -Wno-unused-parameter \
   -Wl,--no-entry -Wl,--export-dynamic -Wl,--export=__heap_base \
   -Wl,--initial-memory=1048576 -Wl,--max-memory=4294901760 -Wl,--strip-all -Wl,--lto-O3 \

@@ -32,7 +32,7 @@ import {
   logScale,
   niceTicks,
   logTicks,
-  formatTick,
+  formatTicks,
   formatValue,
   type Scale,
   type Ticks,
@@ -107,11 +107,23 @@ const TITLE_FONT = 15;
 const LEGEND_FONT = 12;
 const MAX_AUTO_MARKERS = 100;
 
-let idCounter = 0;
-function nextId(prefix: string | undefined, kind: string): string {
+/** FNV-1a 32-bit hash, hex. */
+function hash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * Element-id prefix. Derived from the chart's content, so output is deterministic and two
+ * different charts inlined in one page do not share clip-path ids (identical charts may, harmlessly).
+ */
+function chartId(prefix: string | undefined, kind: string, opts: object): string {
   if (prefix) return prefix.replace(/[^A-Za-z0-9_-]/g, '_');
-  idCounter += 1;
-  return `mp-${kind}-${idCounter}`;
+  return `mp-${kind}-${hash(JSON.stringify(opts))}`;
 }
 
 interface Frame {
@@ -172,10 +184,45 @@ function legendWidth(entries: ReadonlyArray<LegendEntry>): number {
   return Math.ceil(30 + w);
 }
 
-function legend(entries: ReadonlyArray<LegendEntry>, x: number, y: number): string {
+interface LegendLayout {
+  readonly positions: ReadonlyArray<readonly [number, number]>;
+  readonly height: number;
+}
+
+function legendItemWidth(e: LegendEntry): number {
+  return 30 + estimateTextWidth(truncate(e.name, LEGEND_MAX_CHARS), LEGEND_FONT) + 18;
+}
+
+/** Flows legend items left to right in rows of at most `maxWidth` px, starting at (x, y). */
+function flowLegend(entries: ReadonlyArray<LegendEntry>, x: number, y: number, maxWidth: number): LegendLayout {
+  const positions: Array<[number, number]> = [];
+  let cx = x;
+  let row = 0;
+  for (const e of entries) {
+    const w = legendItemWidth(e);
+    if (cx > x && cx + w - 18 > x + maxWidth) {
+      row += 1;
+      cx = x;
+    }
+    positions.push([cx, y + row * 20]);
+    cx += w;
+  }
+  return { positions, height: entries.length ? (row + 1) * 20 : 0 };
+}
+
+/** Stacks legend items vertically at (x, y). */
+function stackLegend(entries: ReadonlyArray<LegendEntry>, x: number, y: number): LegendLayout {
+  return { positions: entries.map((_, i) => [x, y + i * 20] as const), height: entries.length * 20 };
+}
+
+/** A right-hand legend is used while it takes at most this share of the chart width. */
+const RIGHT_LEGEND_MAX_SHARE = 0.24;
+
+function legend(entries: ReadonlyArray<LegendEntry>, layout: LegendLayout): string {
   if (entries.length === 0) return '';
   const items = entries.map((e, i) => {
-    const cy = y + 8 + i * 20;
+    const [x, y] = layout.positions[i] ?? [0, 0];
+    const cy = y + 8;
     const swatch =
       e.swatch === 'line'
         ? el('line', { x1: x, y1: cy, x2: x + 22, y2: cy, stroke: e.color, 'stroke-width': 2.5, 'stroke-dasharray': e.dash })
@@ -228,13 +275,14 @@ function axisLabels(frame: Frame, xLabel: string | undefined, yLabel: string | u
 function yAxis(frame: Frame, scale: Scale, ticks: Ticks): [string, string] {
   const grid: string[] = [];
   const parts: string[] = [];
-  for (const t of ticks.ticks) {
+  const labels = formatTicks(ticks.ticks, ticks.step);
+  ticks.ticks.forEach((t, ti) => {
     const y = scale.map(t);
-    if (y < frame.y0 - 0.5 || y > frame.y1 + 0.5) continue;
+    if (y < frame.y0 - 0.5 || y > frame.y1 + 0.5) return;
     grid.push(el('line', { x1: frame.x0, y1: y, x2: frame.x1, y2: y, stroke: GRID, 'stroke-width': 1 }));
     parts.push(el('line', { x1: frame.x0 - 5, y1: y, x2: frame.x0, y2: y, stroke: AXIS, 'stroke-width': 1 }));
     parts.push(
-      text(formatTick(t, ticks.step), {
+      text(labels[ti] ?? '', {
         class: 'tick-label',
         x: frame.x0 - 8,
         y,
@@ -244,7 +292,7 @@ function yAxis(frame: Frame, scale: Scale, ticks: Ticks): [string, string] {
         fill: MUTED,
       }),
     );
-  }
+  });
   parts.push(el('line', { x1: frame.x0, y1: frame.y0, x2: frame.x0, y2: frame.y1, stroke: AXIS, 'stroke-width': 1 }));
   return [el('g', { class: 'grid y-grid' }, grid), el('g', { class: 'axis y-axis' }, parts)];
 }
@@ -260,13 +308,14 @@ function xAxis(frame: Frame, scale: Scale, ticks: Ticks): [string, string] {
   const parts: string[] = [];
   let lastRight = -Infinity;
   const denseLog = scale.log && ticks.ticks.length > 6;
-  for (const t of ticks.ticks) {
+  const labels = formatTicks(ticks.ticks, ticks.step);
+  for (const [ti, t] of ticks.ticks.entries()) {
     const x = scale.map(t);
     if (x < frame.x0 - 0.5 || x > frame.x1 + 0.5) continue;
     grid.push(el('line', { x1: x, y1: frame.y0, x2: x, y2: frame.y1, stroke: GRID, 'stroke-width': 1 }));
     parts.push(el('line', { x1: x, y1: frame.y1, x2: x, y2: frame.y1 + 5, stroke: AXIS, 'stroke-width': 1 }));
     if (denseLog && !isMajorLogTick(t)) continue;
-    const label = scale.log ? formatValue(t) : formatTick(t, ticks.step);
+    const label = scale.log ? formatValue(t) : (labels[ti] ?? '');
     const w = estimateTextWidth(label, TICK_FONT);
     if (x - w / 2 < lastRight + 6) continue;
     lastRight = x + w / 2;
@@ -307,7 +356,7 @@ function validRange(r: readonly [number, number] | undefined, log: boolean): r i
 
 function maxTickLabelWidth(ticks: Ticks): number {
   let w = 0;
-  for (const t of ticks.ticks) w = Math.max(w, estimateTextWidth(formatTick(t, ticks.step), TICK_FONT));
+  for (const l of formatTicks(ticks.ticks, ticks.step)) w = Math.max(w, estimateTextWidth(l, TICK_FONT));
   return w;
 }
 
@@ -321,7 +370,7 @@ export function lineChart(opts: LineChartOptions): string {
   const height = opts.height ?? 400;
   const logX = opts.logX === true;
   const series = opts.series ?? [];
-  const id = nextId(opts.id, 'line');
+  const id = chartId(opts.id, 'line', opts);
 
   const usable = (p: Point): boolean =>
     Array.isArray(p) && Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logX || p[0] > 0);
@@ -365,10 +414,13 @@ export function lineChart(opts: LineChartOptions): string {
     swatch: 'line',
   }));
   const legW = legendWidth(entries);
+  const legendRight = legW > 0 && legW <= width * RIGHT_LEGEND_MAX_SHARE;
   const marginTop = opts.title ? 44 : 16;
   const marginLeft = Math.ceil((opts.yLabel ? 30 : 8) + 10 + maxTickLabelWidth(yTicks));
-  const marginRight = legW > 0 ? legW + 24 : 20;
-  const marginBottom = opts.xLabel ? 56 : 36;
+  const marginRight = legendRight ? legW + 24 : 20;
+  const axisBlock = opts.xLabel ? 50 : 30;
+  const bottomLegend = legendRight ? undefined : flowLegend(entries, marginLeft, 0, width - marginLeft - 20);
+  const marginBottom = axisBlock + 6 + (bottomLegend && bottomLegend.height > 0 ? bottomLegend.height + 6 : 0);
   const frame: Frame = {
     width,
     height,
@@ -510,7 +562,10 @@ export function lineChart(opts: LineChartOptions): string {
     ...axisLabels(frame, opts.xLabel, opts.yLabel, frame.y1 + 42),
     ...refs,
     el('g', { class: 'series-list' }, seriesMarkup),
-    legend(entries, frame.x1 + 20, frame.y0),
+    legend(
+      entries,
+      legendRight ? stackLegend(entries, frame.x1 + 20, frame.y0) : flowLegend(entries, frame.x0, frame.y1 + axisBlock + 4, width - frame.x0 - 20),
+    ),
     titleText(opts.title, width),
     empty ? noData(frame) : '',
   ];
@@ -529,7 +584,7 @@ export function barChart(opts: BarChartOptions): string {
   const series = opts.series ?? [];
   const nCat = categories.length;
   const nSer = Math.max(1, series.length);
-  const id = nextId(opts.id, 'bar');
+  const id = chartId(opts.id, 'bar', opts);
 
   let vMin = Infinity;
   let vMax = -Infinity;
@@ -612,7 +667,16 @@ export function barChart(opts: BarChartOptions): string {
   const groupW = band * 0.8;
   const barW = groupW / nSer;
   const zeroY = Math.min(frame.y1, Math.max(frame.y0, ys.map(Math.max(yTicks.domain[0], Math.min(0, yTicks.domain[1])))));
-  const showValues = opts.valueLabels !== false;
+  // Value labels are drawn for all bars or for none (a partial set reads as a pattern).
+  let showValues = opts.valueLabels !== false && !empty;
+  if (showValues) {
+    for (const s of series) {
+      for (let c = 0; c < nCat && showValues; c++) {
+        const v = s.values?.[c];
+        if (typeof v === 'number' && Number.isFinite(v) && estimateTextWidth(formatValue(v), 10) > barW + 2) showValues = false;
+      }
+    }
+  }
   const clipId = `${id}-clip`;
   const defs = el(
     'defs',
@@ -650,19 +714,16 @@ export function barChart(opts: BarChartOptions): string {
         ),
       );
       if (showValues) {
-        const lbl = formatValue(v);
-        if (estimateTextWidth(lbl, 10) <= barW + 2) {
-          bars.push(
-            text(lbl, {
-              class: 'bar-value',
-              x: x + barW / 2,
-              y: v >= 0 ? top - 4 : top + h + 11,
-              'text-anchor': 'middle',
-              'font-size': 10,
-              fill: MUTED,
-            }),
-          );
-        }
+        bars.push(
+          text(formatValue(v), {
+            class: 'bar-value',
+            x: x + barW / 2,
+            y: v >= 0 ? top - 4 : top + h + 11,
+            'text-anchor': 'middle',
+            'font-size': 10,
+            fill: MUTED,
+          }),
+        );
       }
     }
     return el('g', { class: 'series', 'data-series': s.name, 'data-points': count, 'clip-path': `url(#${clipId})` }, bars);
@@ -691,7 +752,7 @@ export function barChart(opts: BarChartOptions): string {
     zeroLine,
     ...axisLabels(frame, opts.xLabel, opts.yLabel, frame.y1 + labelBlock + 24),
     el('g', { class: 'series-list' }, seriesMarkup),
-    legend(entries, frame.x1 + 20, frame.y0),
+    legend(entries, stackLegend(entries, frame.x1 + 20, frame.y0)),
     titleText(opts.title, width),
     empty ? noData(frame) : '',
   ];

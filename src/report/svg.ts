@@ -141,6 +141,16 @@ export function niceNum(x: number, round: boolean): number {
   return nf * 10 ** exp;
 }
 
+/** A 1, 2 or 5 × 10^k step giving about `count` intervals over `span` (d3-style thresholds). */
+export function tickStep(span: number, count: number): number {
+  const raw = span / Math.max(1, count);
+  if (!(raw > 0) || !Number.isFinite(raw)) return 1;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const err = raw / power;
+  const m = err >= Math.sqrt(50) ? 10 : err >= Math.sqrt(10) ? 5 : err >= Math.SQRT2 ? 2 : 1;
+  return m * power;
+}
+
 /** Removes floating-point noise (0.30000000000000004 → 0.3) relative to the tick step. */
 function cleanTick(v: number, step: number): number {
   const decimals = Math.max(0, Math.min(15, -Math.floor(Math.log10(step)) + 2));
@@ -173,8 +183,7 @@ export function niceTicks(min: number, max: number, target = 6, extend = true): 
     lo -= pad;
     hi += pad;
   }
-  const range = niceNum(hi - lo, false);
-  const step = niceNum(range / Math.max(1, target - 1), true);
+  const step = tickStep(hi - lo, Math.max(1, target - 1));
   const first = extend ? Math.floor(lo / step + 1e-9) * step : Math.ceil(lo / step - 1e-9) * step;
   const last = extend ? Math.ceil(hi / step - 1e-9) * step : Math.floor(hi / step + 1e-9) * step;
   const ticks: number[] = [];
@@ -229,25 +238,34 @@ const SI: ReadonlyArray<[number, string]> = [
 ];
 
 /**
- * Formats a tick label. `step` (the tick spacing) decides precision so that neighbouring labels
- * differ; values ≥ 10 000 in magnitude get SI suffixes (k, M, G, T), tiny values exponents.
+ * Formats the tick labels of one axis with a common style: the same number of decimals (derived
+ * from the step, so neighbours differ: 0.0, 0.5, 1.0), SI suffixes (k, M, G, T) when the largest
+ * magnitude is ≥ 10 000 (0, 20M, 40M), and exponents for tiny ranges (max < 1e-3).
  */
-export function formatTick(v: number, step?: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (v === 0) return '0';
-  const av = Math.abs(v);
-  const s = step !== undefined && step > 0 && Number.isFinite(step) ? step : av;
-  if (av >= 1e4) {
-    for (const [base, suffix] of SI) {
-      if (av >= base) {
-        const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(s / base) + 1e-9)));
-        return `${stripZeros((v / base).toFixed(decimals))}${suffix}`;
-      }
+export function formatTicks(ticks: readonly number[], step?: number): string[] {
+  const finite = ticks.filter((t) => Number.isFinite(t));
+  const maxAbs = finite.length ? Math.max(...finite.map((t) => Math.abs(t))) : 0;
+  const st = step !== undefined && step > 0 && Number.isFinite(step) ? step : maxAbs || 1;
+  const decimalsFor = (unit: number): number => Math.max(0, Math.min(10, -Math.floor(Math.log10(st / unit) + 1e-9)));
+  return ticks.map((v) => {
+    if (!Number.isFinite(v)) return String(v);
+    if (maxAbs >= 1e4) {
+      const si = SI.find(([base]) => maxAbs >= base) ?? SI[SI.length - 1]!;
+      if (v === 0) return '0';
+      return `${(v / si[0]).toFixed(decimalsFor(si[0]))}${si[1]}`;
     }
-  }
-  if (av < 1e-4) return stripZeros(v.toExponential(Math.max(0, Math.min(6, Math.ceil(-Math.log10(s / av))))));
-  const decimals = Math.max(0, Math.min(10, -Math.floor(Math.log10(s) + 1e-9)));
-  return stripZeros(v.toFixed(decimals));
+    if (maxAbs > 0 && maxAbs < 1e-3) {
+      if (v === 0) return '0';
+      return stripZeros(v.toExponential(Math.max(0, Math.min(6, Math.ceil(Math.log10(Math.abs(v) / st) - 1e-9)))));
+    }
+    const r = v.toFixed(decimalsFor(1));
+    return /^-0(\.0*)?$/.test(r) ? r.slice(1) : r;
+  });
+}
+
+/** Formats a single tick value (see {@link formatTicks}). */
+export function formatTick(v: number, step?: number): string {
+  return formatTicks([v], step)[0] as string;
 }
 
 function stripZeros(s: string): string {
@@ -261,9 +279,9 @@ function stripZeros(s: string): string {
 /** Formats a value for tooltips/tables: up to 4 significant digits, SI for big numbers. */
 export function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);
-  if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
   const av = Math.abs(v);
-  if (av >= 1e6) {
+  if (Number.isInteger(v) && av < 1e4) return String(v);
+  if (av >= 1e4) {
     for (const [base, suffix] of SI) if (av >= base) return `${stripZeros((v / base).toPrecision(4))}${suffix}`;
   }
   if (av !== 0 && av < 1e-3) return v.toExponential(3);

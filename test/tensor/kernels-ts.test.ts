@@ -188,6 +188,7 @@ const CONV_CASES: [string, ConvGeom][] = [
   ['groups2', convGeom({ N: 2, C: 4, H: 6, W: 5, O: 6, KH: 3, KW: 3, pH: 1, pW: 1, groups: 2 })],
   ['depthwise s2', convGeom({ N: 2, C: 5, H: 9, W: 7, O: 5, KH: 3, KW: 3, sH: 2, sW: 2, pH: 1, pW: 1, groups: 5 })],
   ['depthwise x2 multiplier', convGeom({ N: 1, C: 3, H: 6, W: 6, O: 6, KH: 3, KW: 3, pH: 1, pW: 1, groups: 3 })],
+  ['depthwise dilation2 s(1,2)', convGeom({ N: 2, C: 4, H: 9, W: 10, O: 4, KH: 3, KW: 3, sH: 1, sW: 2, pH: 2, pW: 1, dH: 2, dW: 2, groups: 4 })],
   ['1x1', convGeom({ N: 2, C: 7, H: 5, W: 4, O: 3, KH: 1, KW: 1 })],
   ['1x1 stride2', convGeom({ N: 2, C: 3, H: 7, W: 6, O: 4, KH: 1, KW: 1, sH: 2, sW: 2 })],
   ['1x1 pad1 groups2', convGeom({ N: 1, C: 4, H: 3, W: 5, O: 2, KH: 1, KW: 1, pH: 1, pW: 1, groups: 2 })],

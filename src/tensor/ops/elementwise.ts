@@ -46,8 +46,17 @@ function broadcastGrad(g: Buf, a: Tensor, b: Tensor, shape: number[], target: Te
   return reduceToShape(out, shape, target.shape, target.dtype);
 }
 
+/** Same-shape a + b without a per-element closure call (the residual-add hot path). */
+function addSameShape(a: Tensor, b: Tensor): Tensor {
+  const o = allocBuf(checkDtypes('add', a, b), a.size);
+  const x = a.data, y = b.data;
+  for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
+  return record(new Tensor(o, a.shape), 'add', [a, b], (g) => [a.requiresGrad ? g : null, b.requiresGrad ? g : null]);
+}
+
 export function add(a: Tensor, bv: Operand): Tensor {
   const b = lift(bv, a);
+  if (sameShape(a.shape, b.shape)) return addSameShape(a, b);
   const { out, shape } = binaryForward('add', a, b, (x, y) => x + y);
   return record(out, 'add', [a, b], (g) => [
     a.requiresGrad ? reduceToShape(g, shape, a.shape, a.dtype) : null,
@@ -142,7 +151,17 @@ export const exp = unary('exp', Math.exp, (_x, y) => y);
 export const log = unary('log', Math.log, (x) => 1 / x);
 export const sqrt = unary('sqrt', Math.sqrt, (_x, y) => 0.5 / y);
 export const abs = unary('abs', Math.abs, (x) => (x > 0 ? 1 : x < 0 ? -1 : 0));
-export const relu = unary('relu', (x) => (x > 0 ? x : 0), (x) => (x > 0 ? 1 : 0));
+/** ReLU with dedicated loops: it runs after every conv, so no per-element closure calls. */
+export function relu(a: Tensor): Tensor {
+  const x = a.data;
+  const o = allocBuf(a.dtype, a.size);
+  for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
+  return record(new Tensor(o, a.shape), 'relu', [a], (g) => {
+    const r = allocBuf(a.dtype, a.size);
+    for (let i = 0; i < r.length; i++) r[i] = o[i] > 0 ? g[i] : 0;
+    return [r];
+  });
+}
 export const relu6 = unary('relu6', (x) => (x > 0 ? (x < 6 ? x : 6) : 0), (x) => (x > 0 && x < 6 ? 1 : 0));
 export const sigmoid = unary('sigmoid', (x) => 1 / (1 + Math.exp(-x)), (_x, y) => y * (1 - y));
 export const tanh = unary('tanh', Math.tanh, (_x, y) => 1 - y * y);

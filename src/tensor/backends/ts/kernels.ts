@@ -169,7 +169,7 @@ function gemmNN(a: Buf, b: Buf, c: Buf, M: number, K: number, N: number): void {
 }
 
 /** Below this depth the i-k-j kernel beats dot-product tiles. */
-const SMALL_K = 24;
+const SMALL_K = 4;
 
 function matmul(a: Buf, b: Buf, c: Buf, M: number, K: number, N: number, transA: boolean, transB: boolean, accumulate: boolean): void {
   if (!accumulate) c.fill(0, 0, M * N);
@@ -295,6 +295,92 @@ function isPointwise(g: ConvGeom): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Depthwise (one input channel per group, C == groups): direct loops beat im2col + GEMM there.
+// ---------------------------------------------------------------------------------------------
+
+/** Valid output columns [lo, hi) for kernel column offset offW = kw*dilationW - padW. */
+function owRange(g: ConvGeom, offW: number): [number, number] {
+  let lo = offW >= 0 ? 0 : Math.ceil(-offW / g.strideW);
+  let hi = g.W - offW <= 0 ? 0 : Math.ceil((g.W - offW) / g.strideW);
+  if (hi > g.OW) hi = g.OW;
+  if (lo > hi) lo = hi;
+  return [lo, hi];
+}
+
+function depthwiseForward(x: Buf, w: Buf, out: Buf, g: ConvGeom): void {
+  const { N, C, H, W, O, KH, KW, OH, OW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
+  const Og = O / C, HW = H * W, OHW = OH * OW;
+  out.fill(0, 0, N * O * OHW);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const xo = (n * C + Math.floor(o / Og)) * HW, oo = (n * O + o) * OHW;
+      for (let kh = 0; kh < KH; kh++) {
+        for (let kw = 0; kw < KW; kw++) {
+          const wv = w[(o * KH + kh) * KW + kw]!;
+          const offW = kw * dilationW - padW;
+          const [lo, hi] = owRange(g, offW);
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * strideH - padH + kh * dilationH;
+            if (ih < 0 || ih >= H) continue;
+            const xr = xo + ih * W + offW, orow = oo + oh * OW;
+            for (let ow = lo; ow < hi; ow++) out[orow + ow] += wv * x[xr + ow * strideW]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+function depthwiseBackwardInput(dy: Buf, w: Buf, dx: Buf, g: ConvGeom): void {
+  const { N, C, H, W, O, KH, KW, OH, OW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
+  const Og = O / C, HW = H * W, OHW = OH * OW;
+  dx.fill(0, 0, N * C * HW);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const xo = (n * C + Math.floor(o / Og)) * HW, oo = (n * O + o) * OHW;
+      for (let kh = 0; kh < KH; kh++) {
+        for (let kw = 0; kw < KW; kw++) {
+          const wv = w[(o * KH + kh) * KW + kw]!;
+          const offW = kw * dilationW - padW;
+          const [lo, hi] = owRange(g, offW);
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * strideH - padH + kh * dilationH;
+            if (ih < 0 || ih >= H) continue;
+            const xr = xo + ih * W + offW, orow = oo + oh * OW;
+            for (let ow = lo; ow < hi; ow++) dx[xr + ow * strideW] += wv * dy[orow + ow]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+function depthwiseBackwardFilter(x: Buf, dy: Buf, dw: Buf, g: ConvGeom): void {
+  const { N, C, H, W, O, KH, KW, OH, OW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
+  const Og = O / C, HW = H * W, OHW = OH * OW;
+  for (let o = 0; o < O; o++) {
+    const c = Math.floor(o / Og);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const offW = kw * dilationW - padW;
+        const [lo, hi] = owRange(g, offW);
+        let s = 0;
+        for (let n = 0; n < N; n++) {
+          const xo = (n * C + c) * HW, oo = (n * O + o) * OHW;
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * strideH - padH + kh * dilationH;
+            if (ih < 0 || ih >= H) continue;
+            const xr = xo + ih * W + offW, orow = oo + oh * OW;
+            for (let ow = lo; ow < hi; ow++) s += dy[orow + ow]! * x[xr + ow * strideW]!;
+          }
+        }
+        dw[(o * KH + kh) * KW + kw] = s;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Convolutions
 // ---------------------------------------------------------------------------------------------
 
@@ -307,6 +393,7 @@ function conv2d(x: Buf, w: Buf, out: Buf, g: ConvGeom): void {
     out.fill(0, 0, N * O * OHW);
     return;
   }
+  if (Cg === 1 && KH * KW > 1) return depthwiseForward(x, w, out, g);
   const pw = isPointwise(g);
   // Deep reductions: transposed im2col [OHW, CK] feeds the dot-product GEMM without a copy.
   const transposed = !pw && CK >= SMALL_K;
@@ -333,6 +420,7 @@ function conv2dBackwardInput(dy: Buf, w: Buf, dx: Buf, g: ConvGeom): void {
   const { N, C, H, W, O, KH, KW, OH, OW, groups } = g;
   const Cg = C / groups, Og = O / groups;
   const CK = Cg * KH * KW, OHW = OH * OW, HW = H * W;
+  if (Cg === 1 && KH * KW > 1) return depthwiseBackwardInput(dy, w, dx, g);
   dx.fill(0, 0, N * C * HW);
   if (N * C * HW === 0 || CK === 0 || OHW === 0 || Og === 0) return;
   const pw = isPointwise(g);
@@ -357,6 +445,7 @@ function conv2dBackwardFilter(x: Buf, dy: Buf, dw: Buf, g: ConvGeom): void {
   const { N, C, H, W, O, KH, KW, OH, OW, groups } = g;
   const Cg = C / groups, Og = O / groups;
   const CK = Cg * KH * KW, OHW = OH * OW, HW = H * W;
+  if (Cg === 1 && KH * KW > 1) return depthwiseBackwardFilter(x, dy, dw, g);
   dw.fill(0, 0, O * CK);
   if (N === 0 || CK === 0 || OHW === 0 || Og === 0) return;
   const pw = isPointwise(g);

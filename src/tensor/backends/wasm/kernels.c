@@ -64,6 +64,9 @@ static void fill0(float *p, int n) {
 #define KC 256
 #define MC 128
 #define NC 2048
+#ifndef DIRECT_B_MAX_M
+#define DIRECT_B_MAX_M 64
+#endif
 
 typedef struct {
   float *packA; /* MC*KC */
@@ -195,7 +198,7 @@ static void pack_a(const float *A, int rsA, int csA, int i0, int mc, int k0, int
 #define FMA(c, a, b) c = wasm_f32x4_add(c, wasm_f32x4_mul(a, b))
 
 /* C[MR x NR] (+)= Ap[kc x MR]ᵀ-strip · Bp[kc x NR]-strip; full tile, ldc stride. */
-INLINE void micro_kernel(int kc, const float *Ap, const float *Bp, float *C, int ldc) {
+INLINE void micro_kernel_s(int kc, const float *Ap, const float *Bp, int ldb, float *C, int ldc) {
   v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
   v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
 #if MR == 6
@@ -213,7 +216,7 @@ INLINE void micro_kernel(int kc, const float *Ap, const float *Bp, float *C, int
     a = wasm_v128_load32_splat(Ap + 5); FMA(c50, a, b0); FMA(c51, a, b1);
 #endif
     Ap += MR;
-    Bp += NR;
+    Bp += ldb;
   }
 #define UPD(r, c0, c1)                                                            \
   do {                                                                            \
@@ -230,6 +233,11 @@ INLINE void micro_kernel(int kc, const float *Ap, const float *Bp, float *C, int
   UPD(5, c50, c51);
 #endif
 #undef UPD
+}
+
+/* packed B strip (row stride NR) */
+INLINE void micro_kernel(int kc, const float *Ap, const float *Bp, float *C, int ldc) {
+  micro_kernel_s(kc, Ap, Bp, NR, C, ldc);
 }
 
 static void macro_kernel(int mc, int nc, int kc, const float *packA, const float *packB, float *C, int ldc) {
@@ -270,6 +278,52 @@ static void gemm(int M, int N, int K, const float *A, int rsA, int csA, const fl
   }
 }
 
+/*
+ * C += op(A)·B with B row-major (column stride 1, row stride ldb) read in place, without packing.
+ * For small M (few A strips per B strip) packing B costs as much as the arithmetic it saves; a
+ * kc x NR strip of B stays in L1 while the M/MR strips of A sweep over it.
+ */
+static void gemm_direct_b(int M, int N, int K, const float *A, int rsA, int csA, const float *B, int ldb, float *C,
+                          int ldc, GemmWork *w) {
+  float tile[MR * NR] __attribute__((aligned(16)));
+  const int N8 = N - N % NR;
+  for (int pc = 0; pc < K; pc += KC) {
+    int kc = K - pc < KC ? K - pc : KC;
+    const float *Bk = B + (size_t)pc * ldb;
+    /* right edge strip (N % NR columns) packed with zero padding */
+    if (N8 < N) pack_b(B, ldb, 1, pc, kc, N8, N - N8, w->packB);
+    for (int ic = 0; ic < M; ic += MC) {
+      int mc = M - ic < MC ? M - ic : MC;
+      pack_a(A, rsA, csA, ic, mc, pc, kc, w->packA);
+      for (int jr = 0; jr < N; jr += NR) {
+        const int full = jr < N8;
+        const int nr = full ? NR : N - jr;
+        for (int ir = 0; ir < mc; ir += MR) {
+          int mr = mc - ir < MR ? mc - ir : MR;
+          const float *Ap = w->packA + (size_t)ir * kc;
+          float *Cp = C + (size_t)(ic + ir) * ldc + jr;
+          if (mr == MR && full) {
+            micro_kernel_s(kc, Ap, Bk + jr, ldb, Cp, ldc);
+          } else {
+            for (int t = 0; t < MR * NR; t++) tile[t] = 0.0f;
+            if (full) micro_kernel_s(kc, Ap, Bk + jr, ldb, tile, NR);
+            else micro_kernel(kc, Ap, w->packB, tile, NR);
+            for (int i = 0; i < mr; i++)
+              for (int j = 0; j < nr; j++) Cp[(size_t)i * ldc + j] += tile[i * NR + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Picks the packed or in-place-B GEMM. */
+static void gemm_auto(int M, int N, int K, const float *A, int rsA, int csA, const float *B, int rsB, int csB, float *C,
+                      int ldc, GemmWork *w) {
+  if (csB == 1 && M <= DIRECT_B_MAX_M) gemm_direct_b(M, N, K, A, rsA, csA, B, rsB, C, ldc, w);
+  else gemm(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, w);
+}
+
 EXPORT(mp_matmul)
 int mp_matmul(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB, int accumulate) {
   if (!accumulate) fill0(c, M * N);
@@ -278,7 +332,7 @@ int mp_matmul(const float *a, const float *b, float *c, int M, int K, int N, int
   if (gemm_work(&w)) return -1;
   int rsA = transA ? 1 : K, csA = transA ? M : 1;
   int rsB = transB ? 1 : N, csB = transB ? K : 1;
-  gemm(M, N, K, a, rsA, csA, b, rsB, csB, c, N, &w);
+  gemm_auto(M, N, K, a, rsA, csA, b, rsB, csB, c, N, &w);
   return 0;
 }
 
@@ -378,11 +432,131 @@ INLINE int is_pointwise(const ConvGeom *g) {
          g->OH == g->H && g->OW == g->W;
 }
 
+/* ---- depthwise (C == groups, one input channel per group): direct loops, SIMD along ow ---- */
+
+/* o[ow] += wv * xr[ow*sW] for ow in [lo, hi) */
+INLINE void axpy_strided(float *o, const float *xr, float wv, int lo, int hi, int sW) {
+  int ow = lo;
+  const v128_t wvv = wasm_f32x4_splat(wv);
+  if (sW == 1) {
+    for (; ow + 4 <= hi; ow += 4)
+      wasm_v128_store(o + ow, wasm_f32x4_add(wasm_v128_load(o + ow), wasm_f32x4_mul(wvv, wasm_v128_load(xr + ow))));
+  } else if (sW == 2) {
+    for (; ow + 4 <= hi; ow += 4) {
+      v128_t p0 = wasm_v128_load(xr + 2 * ow), p1 = wasm_v128_load(xr + 2 * ow + 4);
+      v128_t xv = wasm_i32x4_shuffle(p0, p1, 0, 2, 4, 6);
+      wasm_v128_store(o + ow, wasm_f32x4_add(wasm_v128_load(o + ow), wasm_f32x4_mul(wvv, xv)));
+    }
+  }
+  for (; ow < hi; ow++) o[ow] += wv * xr[(size_t)ow * sW];
+}
+
+static void depthwise_forward(const float *x, const float *w, float *out, const ConvGeom *g) {
+  const int Og = g->O / g->C, HW = g->H * g->W, OHW = g->OH * g->OW, KHW = g->KH * g->KW;
+  for (int n = 0; n < g->N; n++) {
+    for (int o = 0; o < g->O; o++) {
+      const float *xp = x + ((size_t)n * g->C + o / Og) * HW;
+      float *op = out + ((size_t)n * g->O + o) * OHW;
+      for (int kh = 0; kh < g->KH; kh++) {
+        for (int kw = 0; kw < g->KW; kw++) {
+          const float wv = w[(size_t)o * KHW + kh * g->KW + kw];
+          const int offW = kw * g->dilationW - g->padW;
+          int lo, hi;
+          ow_range(g, offW, &lo, &hi);
+          for (int oh = 0; oh < g->OH; oh++) {
+            const int ih = oh * g->strideH - g->padH + kh * g->dilationH;
+            if (ih < 0 || ih >= g->H) continue;
+            axpy_strided(op + (size_t)oh * g->OW, xp + (size_t)ih * g->W + offW, wv, lo, hi, g->strideW);
+          }
+        }
+      }
+    }
+  }
+}
+
+static void depthwise_backward_input(const float *dy, const float *w, float *dx, const ConvGeom *g) {
+  const int Og = g->O / g->C, HW = g->H * g->W, OHW = g->OH * g->OW, KHW = g->KH * g->KW;
+  const int sW = g->strideW;
+  for (int n = 0; n < g->N; n++) {
+    for (int o = 0; o < g->O; o++) {
+      float *xp = dx + ((size_t)n * g->C + o / Og) * HW;
+      const float *dp = dy + ((size_t)n * g->O + o) * OHW;
+      for (int kh = 0; kh < g->KH; kh++) {
+        for (int kw = 0; kw < g->KW; kw++) {
+          const float wv = w[(size_t)o * KHW + kh * g->KW + kw];
+          const v128_t wvv = wasm_f32x4_splat(wv);
+          const int offW = kw * g->dilationW - g->padW;
+          int lo, hi;
+          ow_range(g, offW, &lo, &hi);
+          for (int oh = 0; oh < g->OH; oh++) {
+            const int ih = oh * g->strideH - g->padH + kh * g->dilationH;
+            if (ih < 0 || ih >= g->H) continue;
+            float *xr = xp + (size_t)ih * g->W + offW;
+            const float *dr = dp + (size_t)oh * g->OW;
+            int ow = lo;
+            if (sW == 1) {
+              for (; ow + 4 <= hi; ow += 4)
+                wasm_v128_store(xr + ow, wasm_f32x4_add(wasm_v128_load(xr + ow), wasm_f32x4_mul(wvv, wasm_v128_load(dr + ow))));
+            }
+            for (; ow < hi; ow++) xr[(size_t)ow * sW] += wv * dr[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+static void depthwise_backward_filter(const float *x, const float *dy, float *dw, const ConvGeom *g) {
+  const int Og = g->O / g->C, HW = g->H * g->W, OHW = g->OH * g->OW, KHW = g->KH * g->KW;
+  const int sW = g->strideW;
+  for (int o = 0; o < g->O; o++) {
+    for (int kh = 0; kh < g->KH; kh++) {
+      for (int kw = 0; kw < g->KW; kw++) {
+        const int offW = kw * g->dilationW - g->padW;
+        int lo, hi;
+        ow_range(g, offW, &lo, &hi);
+        v128_t acc = wasm_f32x4_splat(0);
+        float s = 0.0f;
+        for (int n = 0; n < g->N; n++) {
+          const float *xp = x + ((size_t)n * g->C + o / Og) * HW;
+          const float *dp = dy + ((size_t)n * g->O + o) * OHW;
+          for (int oh = 0; oh < g->OH; oh++) {
+            const int ih = oh * g->strideH - g->padH + kh * g->dilationH;
+            if (ih < 0 || ih >= g->H) continue;
+            const float *xr = xp + (size_t)ih * g->W + offW;
+            const float *dr = dp + (size_t)oh * g->OW;
+            int ow = lo;
+            if (sW == 1) {
+              for (; ow + 4 <= hi; ow += 4)
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(dr + ow), wasm_v128_load(xr + ow)));
+            } else if (sW == 2) {
+              for (; ow + 4 <= hi; ow += 4) {
+                v128_t p0 = wasm_v128_load(xr + 2 * ow), p1 = wasm_v128_load(xr + 2 * ow + 4);
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(dr + ow), wasm_i32x4_shuffle(p0, p1, 0, 2, 4, 6)));
+              }
+            }
+            for (; ow < hi; ow++) s += dr[ow] * xr[(size_t)ow * sW];
+          }
+        }
+        s += wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) +
+             wasm_f32x4_extract_lane(acc, 3);
+        dw[(size_t)o * KHW + kh * g->KW + kw] = s;
+      }
+    }
+  }
+}
+
+INLINE int is_depthwise(const ConvGeom *g) { return g->C == g->groups && g->KH * g->KW > 1; }
+
 EXPORT(mp_conv2d) int mp_conv2d(const float *x, const float *w, float *out, const ConvGeom *g) {
   const int Cg = g->C / g->groups, Og = g->O / g->groups;
   const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
   fill0(out, g->N * g->O * OHW);
   if (g->N * g->O * OHW == 0 || CK == 0) return 0;
+  if (is_depthwise(g)) {
+    depthwise_forward(x, w, out, g);
+    return 0;
+  }
   const int pw = is_pointwise(g);
   GemmWork wk;
   if (gemm_work(&wk)) return -1;
@@ -399,7 +573,7 @@ EXPORT(mp_conv2d) int mp_conv2d(const float *x, const float *w, float *out, cons
         im2col(xg, Cg, g, col);
         B = col;
       }
-      gemm(Og, OHW, CK, w + (size_t)gi * Og * CK, CK, 1, B, OHW, 1, out + (size_t)(n * g->O + gi * Og) * OHW, OHW,
+      gemm_auto(Og, OHW, CK, w + (size_t)gi * Og * CK, CK, 1, B, OHW, 1, out + (size_t)(n * g->O + gi * Og) * OHW, OHW,
            &wk);
     }
   }
@@ -411,6 +585,10 @@ EXPORT(mp_conv2d_backward_input) int mp_conv2d_backward_input(const float *dy, c
   const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
   fill0(dx, g->N * g->C * HW);
   if (g->N * g->C * HW == 0 || CK == 0 || OHW == 0 || Og == 0) return 0;
+  if (is_depthwise(g)) {
+    depthwise_backward_input(dy, w, dx, g);
+    return 0;
+  }
   const int pw = is_pointwise(g);
   GemmWork wk;
   if (gemm_work(&wk)) return -1;
@@ -426,10 +604,10 @@ EXPORT(mp_conv2d_backward_input) int mp_conv2d_backward_input(const float *dy, c
       const float *dyg = dy + (size_t)(n * g->O + gi * Og) * OHW;
       /* dcol[CK, OHW] = Wgᵀ · dy_g ; Wg stored [Og, CK] */
       if (pw) {
-        gemm(CK, OHW, Og, wg, 1, CK, dyg, OHW, 1, dxg, OHW, &wk);
+        gemm_auto(CK, OHW, Og, wg, 1, CK, dyg, OHW, 1, dxg, OHW, &wk);
       } else {
         fill0(dcol, CK * OHW);
-        gemm(CK, OHW, Og, wg, 1, CK, dyg, OHW, 1, dcol, OHW, &wk);
+        gemm_auto(CK, OHW, Og, wg, 1, CK, dyg, OHW, 1, dcol, OHW, &wk);
         col2im(dcol, Cg, g, dxg);
       }
     }
@@ -442,6 +620,10 @@ EXPORT(mp_conv2d_backward_filter) int mp_conv2d_backward_filter(const float *x, 
   const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
   fill0(dw, g->O * CK);
   if (g->N == 0 || CK == 0 || OHW == 0 || Og == 0) return 0;
+  if (is_depthwise(g)) {
+    depthwise_backward_filter(x, dy, dw, g);
+    return 0;
+  }
   const int pw = is_pointwise(g);
   GemmWork wk;
   if (gemm_work(&wk)) return -1;
@@ -459,7 +641,7 @@ EXPORT(mp_conv2d_backward_filter) int mp_conv2d_backward_filter(const float *x, 
         B = col;
       }
       /* dw_g[Og, CK] += dy_g[Og, OHW] · colᵀ ; col stored [CK, OHW] */
-      gemm(Og, CK, OHW, dy + (size_t)(n * g->O + gi * Og) * OHW, OHW, 1, B, 1, OHW, dw + (size_t)gi * Og * CK, CK,
+      gemm_auto(Og, CK, OHW, dy + (size_t)(n * g->O + gi * Og) * OHW, OHW, 1, B, 1, OHW, dw + (size_t)gi * Og * CK, CK,
            &wk);
     }
   }

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/** The `metaprune` command line: a thin shell over the library (every command is a library call). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import '../tensor/backends/index.js';
+import { parseArgs, formatUsage, UsageError, type ArgSpec, type CommandSpec } from './args.js';
+import type { Command, CliContext } from './command.js';
+import { trainCommand } from './commands/train.js';
+import { modelsCommand, inspectCommand } from './commands/models.js';
+import { packageRoot } from '../data/index.js';
+import { ConfigError } from './config.js';
+
+const COMMANDS: Command[] = [trainCommand, modelsCommand, inspectCommand];
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function cliSpec(): ArgSpec {
+  const commands: Record<string, CommandSpec> = {};
+  for (const c of COMMANDS) commands[c.name] = c.spec;
+  return {
+    program: 'metaprune',
+    description: 'Structured pruning of CNNs, with Meta Pruning via graph metanetworks.',
+    commands,
+    flags: {
+      version: { type: 'boolean', short: 'V', description: 'print the version' },
+      json: { type: 'boolean', description: 'machine-readable JSON output' },
+      debug: { type: 'boolean', description: 'print stack traces on errors' },
+    },
+    epilog: 'Exit codes: 0 ok, 1 failure, 2 usage error.',
+  };
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const spec = cliSpec();
+  const ctx: CliContext = {
+    json: false,
+    out: (l) => process.stdout.write(l + '\n'),
+    err: (l) => process.stderr.write(l + '\n'),
+  };
+  let debug = argv.includes('--debug');
+  try {
+    if (argv.includes('--version') || argv.includes('-V')) {
+      ctx.out(version());
+      return 0;
+    }
+    const args = parseArgs(argv, spec);
+    debug = args.flags['debug'] === true;
+    ctx.json = args.flags['json'] === true;
+    if (args.help || args.command === undefined) {
+      ctx.out(formatUsage(spec, args.command));
+      return args.command === undefined && !args.help ? 2 : 0;
+    }
+    const cmd = COMMANDS.find((c) => c.name === args.command)!;
+    await cmd.run(args, ctx);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      ctx.err(`metaprune: ${e.message}`);
+      if (e.usage) ctx.err(e.usage);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      ctx.err(`metaprune: ${e.message}`);
+      return 2;
+    }
+    const err = e as Error;
+    ctx.err(`metaprune: ${err.message}`);
+    if (debug && err.stack) ctx.err(err.stack);
+    return 1;
+  }
+}
+
+// Run when executed as the bin (not when imported by tests).
+const invoked = process.argv[1] ?? '';
+if (/(?:^|[\\/])(main\.[jt]s|metaprune)$/.test(invoked)) {
+  process.on('SIGINT', () => {
+    process.stderr.write('\nmetaprune: interrupted; the last completed checkpoint is intact (use --resume)\n');
+    process.exit(130);
+  });
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
