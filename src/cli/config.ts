@@ -118,20 +118,23 @@ export function configKeys(defaults: object, prefix: readonly string[] = []): st
   return out;
 }
 
-function levenshtein(a: string, b: string): number {
+/** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions). */
+function editDistance(a: string, b: string): number {
   if (a === b) return 0;
   const m = a.length;
   const n = b.length;
-  let prev = Array.from({ length: n + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: m + 1 }, (_, i) => Array.from({ length: n + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= m; i++) {
-    const cur = [i];
+    const row = d[i] as number[];
+    const prev = d[i - 1] as number[];
     for (let j = 1; j <= n; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost));
+      let v = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      row[j] = v;
     }
-    prev = cur;
   }
-  return prev[n] as number;
+  return (d[m] as number[])[n] as number;
 }
 
 /** Up to 3 valid dotted keys close to `wanted` (by full path or by last segment). */
@@ -142,11 +145,15 @@ function closestKeys(defaults: object, wanted: string): string[] {
   const scored = all.map((k) => {
     const kl = k.toLowerCase();
     const last = kl.split('.').pop() ?? kl;
-    const d = Math.min(levenshtein(kl, wl), levenshtein(last, lastW) + (kl === last ? 0 : 0.5));
+    const d = Math.min(editDistance(kl, wl), editDistance(last, lastW) + (kl === last ? 0 : 0.5));
     return { k, d, limit: Math.max(1, Math.floor(Math.max(lastW.length, last.length) / 3)) };
   });
   return scored
-    .filter((s) => s.d <= s.limit || s.k.toLowerCase().endsWith(`.${lastW}`))
+    .filter((s) => {
+      const last = s.k.toLowerCase().split('.').pop() ?? '';
+      const prefix = Math.min(last.length, lastW.length) >= 2 && (last.startsWith(lastW) || lastW.startsWith(last));
+      return s.d <= s.limit || prefix || s.k.toLowerCase().endsWith(`.${lastW}`);
+    })
     .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k))
     .slice(0, 3)
     .map((s) => s.k);

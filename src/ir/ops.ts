@@ -99,7 +99,10 @@ function param(params: Params, name: string, node: NodeDef): Tensor {
   return t;
 }
 
-/** Runs one node on the engine. BN in training mode updates its running buffers in place. */
+/**
+ * Runs one node on the engine. BN in training mode updates its running buffers in place; they are
+ * passed detached (same storage) so differentiating over a whole Params record, buffers included, works.
+ */
 export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: ForwardMode): Tensor {
   const p = (role: string) => param(params, `${node.name}.${role}`, node);
   switch (node.op) {
@@ -110,7 +113,7 @@ export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: F
         stride: node.stride, padding: node.padding, dilation: node.dilation, groups: node.groups,
       });
     case 'batchnorm':
-      return batchNorm(xs[0], node.affine ? p('weight') : null, node.affine ? p('bias') : null, p('running_mean'), p('running_var'), {
+      return batchNorm(xs[0], node.affine ? p('weight') : null, node.affine ? p('bias') : null, p('running_mean').detach(), p('running_var').detach(), {
         training: mode.training, momentum: node.momentum, eps: node.eps,
       });
     case 'linear':

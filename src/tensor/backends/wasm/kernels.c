@@ -59,7 +59,9 @@ static void fill0(float *p, int n) {
 /* MR x NR register-tiled f32x4 micro-kernel.                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
+#ifndef MR
 #define MR 4
+#endif
 #define NR 8
 #define KC 256
 #define MC 128
