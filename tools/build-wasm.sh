@@ -4,6 +4,7 @@
 #   src/tensor/backends/wasm/kernels-wasm-bytes.ts (same bytes as a base64 string constant, so the
 #                                                   module loads identically under tsx and from dist/)
 # Both outputs are committed; users need no compiler. Requires clang (>= 14) and wasm-ld (lld).
+# EXTRA_CFLAGS (e.g. "-DKC=128 -DNC=1024") overrides GEMM blocking for tuning experiments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=src/tensor/backends/wasm
@@ -12,7 +13,7 @@ CLANG=${CLANG:-clang}
 "$CLANG" ${EXTRA_CFLAGS:-} --target=wasm32 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -msign-ext \
   -nostdlib -ffreestanding -fno-builtin -std=c11 -Wall -Wextra -Wno-unused-parameter \
   -Wl,--no-entry -Wl,--export-dynamic -Wl,--export=__heap_base \
-  -Wl,--initial-memory=1048576 -Wl,--max-memory=4294901760 -Wl,--strip-all -Wl,--lto-O3 \
+  -Wl,--initial-memory=1048576 -Wl,--max-memory=4294901760 -Wl,--strip-all \
   -o "$DIR/kernels.wasm" "$DIR/kernels.c"
 
 {

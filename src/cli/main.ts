@@ -7,10 +7,14 @@ import { parseArgs, formatUsage, UsageError, type ArgSpec, type CommandSpec } fr
 import type { Command, CliContext } from './command.js';
 import { trainCommand } from './commands/train.js';
 import { modelsCommand, inspectCommand } from './commands/models.js';
+import { demoCommand, stageCommands } from './commands/demo.js';
+import { pruneCommand } from './commands/prune.js';
+import { applyMetanetCommand } from './commands/apply-metanet.js';
+import { reportCommand } from './commands/report.js';
 import { packageRoot } from '../data/index.js';
 import { ConfigError } from './config.js';
 
-const COMMANDS: Command[] = [trainCommand, modelsCommand, inspectCommand];
+const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, applyMetanetCommand, modelsCommand, inspectCommand, reportCommand];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

@@ -54,6 +54,7 @@ const esc = escapeXml;
 export function formatNumber(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
+  if (Object.is(v, -0)) return '0';
   if (Number.isInteger(v)) return Math.abs(v) >= 1e21 ? v.toExponential(4) : v.toLocaleString('en-US');
   const av = Math.abs(v);
   if (av >= 1e15 || av < 1e-4) return v.toExponential(4);
@@ -138,8 +139,9 @@ function keyValueTable(obj: object, cls: string): string {
   if (rows.length === 0) return '<p class="empty">(empty)</p>';
   const body = rows
     .map(([k, v]) => {
-      const { text, numeric } = formatCell(v);
-      return `<tr><th scope="row"><code>${esc(k)}</code></th><td${numeric ? ' class="num"' : ''}>${esc(text)}</td></tr>`;
+      // Values stay left-aligned here: a key/value list mixes text and numbers.
+      const { text } = formatCell(v);
+      return `<tr><th scope="row"><code>${esc(k)}</code></th><td>${esc(text)}</td></tr>`;
     })
     .join('\n');
   return `<div class="table-wrap"><table class="kv ${cls}"><tbody>\n${body}\n</tbody></table></div>`;

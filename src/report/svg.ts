@@ -130,17 +130,6 @@ export function logScale(domain: readonly [number, number], range: readonly [num
   return { domain, range, log: true, map: (v: number) => r0 + ((Math.log10(v) - l0) / span) * (r1 - r0) };
 }
 
-/** Heckbert's "nice number": a 1, 2, 2.5 or 5 times a power of ten close to `x`. */
-export function niceNum(x: number, round: boolean): number {
-  if (!(x > 0) || !Number.isFinite(x)) return 1;
-  const exp = Math.floor(Math.log10(x));
-  const f = x / 10 ** exp;
-  let nf: number;
-  if (round) nf = f < 1.5 ? 1 : f < 2.25 ? 2 : f < 3.5 ? 2.5 : f < 7.5 ? 5 : 10;
-  else nf = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
-  return nf * 10 ** exp;
-}
-
 /** A 1, 2 or 5 × 10^k step giving about `count` intervals over `span` (d3-style thresholds). */
 export function tickStep(span: number, count: number): number {
   const raw = span / Math.max(1, count);

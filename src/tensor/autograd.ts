@@ -118,36 +118,43 @@ export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[],
 
 /** A nested structure of tensors: a tensor, an array of trees or a record of trees. */
 export type TensorTree = Tensor | readonly TensorTree[] | { readonly [key: string]: TensorTree };
+/**
+ * What the functional API accepts: any tree of tensors, including interfaces whose fields are
+ * tensors (TypeScript does not let interfaces match an index signature, hence `object`).
+ * Non-tensor leaves are rejected at run time.
+ */
+export type Differentiable = TensorTree | object;
 
-export function treeLeaves(tree: TensorTree): Tensor[] {
+export function treeLeaves(tree: Differentiable): Tensor[] {
   const out: Tensor[] = [];
-  const walk = (t: TensorTree): void => {
+  const walk = (t: unknown): void => {
     if (t instanceof Tensor) out.push(t);
     else if (Array.isArray(t)) for (const c of t) walk(c);
-    else for (const k of Object.keys(t)) walk((t as { readonly [key: string]: TensorTree })[k]);
+    else if (t !== null && typeof t === 'object') for (const k of Object.keys(t)) walk((t as Record<string, unknown>)[k]);
+    else throw new TensorError('autograd', `expected a tree of tensors, found a leaf of type ${typeof t}`);
   };
   walk(tree);
   return out;
 }
 
 /** Rebuilds `tree` with its leaves replaced, in treeLeaves order. */
-export function treeUnflatten<T extends TensorTree>(tree: T, leaves: readonly Tensor[]): T {
+export function treeUnflatten<T extends Differentiable>(tree: T, leaves: readonly Tensor[]): T {
   let i = 0;
-  const walk = (t: TensorTree): TensorTree => {
+  const walk = (t: unknown): unknown => {
     if (t instanceof Tensor) return leaves[i++];
     if (Array.isArray(t)) return t.map(walk);
-    const o: { [key: string]: TensorTree } = {};
-    for (const k of Object.keys(t)) o[k] = walk((t as { readonly [key: string]: TensorTree })[k]);
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(t as object)) o[k] = walk((t as Record<string, unknown>)[k]);
     return o;
   };
   return walk(tree) as T;
 }
 
-export function treeMap<T extends TensorTree>(tree: T, fn: (t: Tensor, i: number) => Tensor): T {
+export function treeMap<T extends Differentiable>(tree: T, fn: (t: Tensor, i: number) => Tensor): T {
   return treeUnflatten(tree, treeLeaves(tree).map(fn));
 }
 
-function traceLeaves<P extends TensorTree>(primals: P): { leaves: Tensor[]; traced: P } {
+function traceLeaves<P extends Differentiable>(primals: P): { leaves: Tensor[]; traced: P } {
   const leaves = treeLeaves(primals).map((t) => {
     const l = t.detach();
     l.requiresGrad = true;
@@ -160,7 +167,7 @@ function asOutputs(v: Tensor | readonly Tensor[]): readonly Tensor[] {
   return v instanceof Tensor ? [v] : v;
 }
 
-export interface ValueAndGrad<P extends TensorTree, A> {
+export interface ValueAndGrad<P extends Differentiable, A> {
   value: Tensor;
   grads: P;
   aux: A;
@@ -170,7 +177,7 @@ export interface ValueAndGrad<P extends TensorTree, A> {
  * Returns a function computing f(params) and d f / d params. f must return a scalar tensor
  * (or `[scalar, aux]` via valueAndGradAux).
  */
-export function valueAndGrad<P extends TensorTree>(f: (params: P) => Tensor): (params: P) => { value: Tensor; grads: P } {
+export function valueAndGrad<P extends Differentiable>(f: (params: P) => Tensor): (params: P) => { value: Tensor; grads: P } {
   return (params: P) => {
     const r = valueAndGradAux((p: P) => [f(p), undefined] as const)(params);
     return { value: r.value, grads: r.grads };
@@ -178,7 +185,7 @@ export function valueAndGrad<P extends TensorTree>(f: (params: P) => Tensor): (p
 }
 
 /** Like valueAndGrad, for functions that also return auxiliary data (e.g. logits, BN statistics). */
-export function valueAndGradAux<P extends TensorTree, A>(
+export function valueAndGradAux<P extends Differentiable, A>(
   f: (params: P) => readonly [Tensor, A],
 ): (params: P) => ValueAndGrad<P, A> {
   return (params: P) => {
@@ -194,7 +201,7 @@ export function valueAndGradAux<P extends TensorTree, A>(
 }
 
 /** d f / d params for a scalar-valued f. */
-export function grad<P extends TensorTree>(f: (params: P) => Tensor): (params: P) => P {
+export function grad<P extends Differentiable>(f: (params: P) => Tensor): (params: P) => P {
   const vg = valueAndGrad(f);
   return (params: P) => vg(params).grads;
 }
@@ -203,7 +210,7 @@ export function grad<P extends TensorTree>(f: (params: P) => Tensor): (params: P
  * Vector–Jacobian product: evaluates f at primals and returns J_fᵀ·cotangent for each primal.
  * `cotangent` matches f's output(s) in shape.
  */
-export function vjp<P extends TensorTree>(
+export function vjp<P extends Differentiable>(
   f: (params: P) => Tensor | readonly Tensor[],
   primals: P,
   cotangent: Tensor | readonly Tensor[],

@@ -8,7 +8,7 @@ export type { Buf, KernelMap, KernelName, ConvGeom, PoolGeom } from './kernels.j
 export { registerKernels, setBackend, getBackend, hasBackend, registeredBackends, withBackend, kernel, kernelOf, type BackendName } from './registry.js';
 export {
   noGrad, isGradEnabled, record, backward, valueAndGrad, valueAndGradAux, grad, vjp,
-  treeLeaves, treeUnflatten, treeMap, type TensorTree, type ValueAndGrad,
+  treeLeaves, treeUnflatten, treeMap, type TensorTree, type Differentiable, type ValueAndGrad,
 } from './autograd.js';
 export { gradCheck, randomTensor, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
 export {

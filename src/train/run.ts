@@ -100,3 +100,28 @@ export function trainModelRun(cfg: TrainRunConfig, hooks: TrainRunHooks = {}): T
   const c = countOps(graph);
   return { graph, params, final: r.final, epochs: r.epochs, macs: c.macs, paramCount: c.params, resumedFrom: r.resumedFrom };
 }
+
+export interface FinetuneOptions {
+  epochs: number;
+  lr: number;
+  seed: number;
+  batchSize?: number;
+  /** Extra gradient terms (e.g. the sparsity regularizer for direct sparse training). */
+  extraGrad?: TrainHooksExtra;
+}
+
+type TrainHooksExtra = NonNullable<Parameters<typeof train>[0]['hooks']>['extraGrad'];
+
+/** Short SGD finetune (momentum 0.9, weight decay 5e-4, constant lr), updating params in place. */
+export function finetune(graph: ModelGraph, params: Params, data: DatasetSplits['train'], o: FinetuneOptions): Params {
+  if (o.epochs <= 0) return params;
+  train({
+    graph, params, train: data,
+    config: {
+      epochs: o.epochs, batchSize: o.batchSize ?? 128, lr: o.lr, seed: o.seed,
+      optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, schedule: { kind: 'constant' },
+    },
+    hooks: o.extraGrad ? { extraGrad: o.extraGrad } : undefined,
+  });
+  return params;
+}

@@ -240,6 +240,13 @@ describe('lineChart', () => {
     assert.notEqual(id1, id2);
   });
 
+  test('output is deterministic for the same input', () => {
+    const o = { title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [[0, 1], [1, 2]] as [number, number][] }] };
+    assert.equal(lineChart(o), lineChart(o));
+    const b = { title: 'b', categories: ['x'], series: [{ name: 's', values: [1] }] };
+    assert.equal(barChart(b), barChart(b));
+  });
+
   test('markers can be disabled and are auto-disabled for long series', () => {
     const pts: [number, number][] = Array.from({ length: 500 }, (_, i) => [i, Math.sin(i / 20)]);
     const s = lineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'long', points: pts }] });

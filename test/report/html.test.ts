@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderReport, writeReport, flattenObject, formatNumber, type ReportOptions } from '../../src/report/html.js';
 import { lineChart, barChart } from '../../src/report/charts.js';
+import { collectEnvironment } from '../../src/report/environment.js';
 
 function sampleOptions(): ReportOptions {
   return {
@@ -63,8 +64,8 @@ describe('renderReport', () => {
       assert.match(html, new RegExp(`<section id="${id}">`), id);
     }
     // Flattened summary / config keys with formatted values.
-    assert.match(html, /<code>dense\.acc<\/code><\/th><td class="num">0\.9341<\/td>/);
-    assert.match(html, /<code>dense\.macs<\/code><\/th><td class="num">125,485,706<\/td>/);
+    assert.match(html, /<code>dense\.acc<\/code><\/th><td>0\.9341<\/td>/);
+    assert.match(html, /<code>dense\.macs<\/code><\/th><td>125,485,706<\/td>/);
     assert.match(html, /<code>train\.milestones<\/code><\/th><td>\[1, 2\]<\/td>/);
     assert.match(html, /<code>meta\.eps<\/code>/);
     assert.match(html, /<code>cpu<\/code><\/th><td>Test CPU @ 3GHz<\/td>/);
@@ -132,5 +133,17 @@ describe('helpers', () => {
     assert.equal(formatNumber(0.93412345), '0.934123');
     assert.equal(formatNumber(Number.NaN), 'NaN');
     assert.equal(formatNumber(1e-7), '1.0000e-7');
+    assert.equal(formatNumber(-0), '0');
+  });
+});
+
+describe('collectEnvironment', () => {
+  test('reports version, node, backend, cpu and extras', () => {
+    const env = collectEnvironment({ backend: 'js', extra: { threads: 1 } });
+    assert.match(env.metapruneVersion, /^\d+\.\d+\.\d+/);
+    assert.equal(env.node, process.version);
+    assert.equal(env.backend, 'js');
+    assert.equal(typeof env.cpu, 'string');
+    assert.equal(env['threads'], 1);
   });
 });

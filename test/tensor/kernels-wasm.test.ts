@@ -5,9 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { tsKernels as T } from '../../src/tensor/backends/ts/kernels.js';
 import { wasmAvailable, wasmKernels } from '../../src/tensor/backends/wasm/index.js';
 import { kernelOf } from '../../src/tensor/registry.js';
+import { KERNELS_WASM_BASE64 } from '../../src/tensor/backends/wasm/kernels-wasm-bytes.js';
 import type { ConvGeom, KernelMap, PoolGeom } from '../../src/tensor/kernels.js';
 
 const TOL = 1e-5;
@@ -86,6 +88,15 @@ test('wasm module instantiated and registered', () => {
   for (const n of names) assert.equal(typeof wasmKernels[n], 'function', n);
 });
 
+test('embedded base64 module matches the committed kernels.wasm', (t) => {
+  const path = 'src/tensor/backends/wasm/kernels.wasm';
+  if (!existsSync(path)) {
+    t.skip('kernels.wasm not found relative to the working directory');
+    return;
+  }
+  assert.equal(KERNELS_WASM_BASE64, readFileSync(path).toString('base64'), 'run tools/build-wasm.sh to regenerate');
+});
+
 test('matmul: odd shapes x trans combos x accumulate, block boundaries', () => {
   const rnd = prng(11);
   const shapes: [number, number, number][] = [
@@ -146,6 +157,15 @@ const CONV_CASES: [string, ConvGeom][] = [
   ['2x3 mixed', convGeom({ N: 2, C: 3, H: 9, W: 11, O: 5, KH: 2, KW: 3, sH: 2, sW: 3, pH: 0, pW: 2, dH: 2, dW: 1 })],
   ['CK > KC block', convGeom({ N: 2, C: 33, H: 6, W: 6, O: 17, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['resnet-like 16ch', convGeom({ N: 2, C: 16, H: 16, W: 16, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['direct: CK > KC and OHW > NC', convGeom({ N: 1, C: 33, H: 25, W: 25, O: 5, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['direct: stride (2,1), dilation (2,3)', convGeom({ N: 2, C: 3, H: 12, W: 19, O: 6, KH: 3, KW: 2, sH: 2, sW: 1, pH: 1, pW: 0, dH: 2, dW: 3 })],
+  ['stride 1 pad 0', convGeom({ N: 2, C: 4, H: 10, W: 11, O: 3, KH: 3, KW: 3 })],
+  ['stride 1 pad 2 dilation 2 (asym pads)', convGeom({ N: 1, C: 5, H: 11, W: 17, O: 6, KH: 3, KW: 3, pH: 1, pW: 3, dH: 2, dW: 2 })],
+  ['groups 2 wide', convGeom({ N: 2, C: 6, H: 9, W: 13, O: 4, KH: 3, KW: 3, pH: 1, pW: 1, groups: 2 })],
+  ['5x5 pad 2, OW=8', convGeom({ N: 3, C: 3, H: 8, W: 8, O: 9, KH: 5, KW: 5, pH: 2, pW: 2 })],
+  ['stride 2, O=19, OHW > 256', convGeom({ N: 2, C: 4, H: 35, W: 35, O: 19, KH: 3, KW: 3, sH: 2, sW: 2, pH: 1, pW: 1 })],
+  ['stride 3, 4x4 kernel', convGeom({ N: 2, C: 3, H: 17, W: 20, O: 4, KH: 4, KW: 4, sH: 3, sW: 3, pH: 1, pW: 2 })],
+  ['pad larger than kernel reach', convGeom({ N: 1, C: 2, H: 9, W: 10, O: 3, KH: 3, KW: 3, pH: 3, pW: 3 })],
 ];
 
 test('conv2d / backward input / backward filter: wasm == ts', () => {
@@ -178,6 +198,8 @@ test('pooling (+backward): wasm == ts, argmax identical', () => {
     poolGeom(1, 2, 6, 5, 3, 2, 1, true),
     poolGeom(3, 7, 8, 8, 8, 1, 0),
     poolGeom(1, 1, 13, 11, 3, 1, 1),
+    poolGeom(1, 2, 9, 40, 3, 3, 1),
+    poolGeom(2, 2, 10, 21, 2, 1, 0),
   ];
   for (const g of cases) {
     const label = JSON.stringify(g);
@@ -224,5 +246,20 @@ test('channel kernels: wasm == ts (odd HW, odd C)', () => {
     W('channelBackwardSums')(dy, x, m1, invstd, s2, t2, N, C, HW);
     close(s2, s1, `sumDy ${label}`);
     close(t2, t1, `sumDyXhat ${label}`);
+  }
+});
+
+test('maxPool2d: ties pick the first index and NaN propagates, same as ts', () => {
+  const rnd = prng(51);
+  for (const g of [poolGeom(2, 2, 9, 20, 3, 1, 1), poolGeom(1, 3, 12, 25, 2, 2, 0), poolGeom(1, 1, 11, 30, 3, 3, 1)]) {
+    const nx = g.N * g.C * g.H * g.W, no = g.N * g.C * g.OH * g.OW;
+    const x = new Float32Array(nx);
+    for (let i = 0; i < nx; i++) x[i] = Math.floor(rnd() * 3) - 1; // many ties (incl. -1 < 0 padding irrelevance)
+    for (let i = 0; i < nx; i += 17) x[i] = NaN;
+    const o1 = new Float32Array(no), o2 = new Float32Array(no), a1 = new Int32Array(no), a2 = new Int32Array(no);
+    T.maxPool2d(x, o1, a1, g);
+    W('maxPool2d')(x, o2, a2, g);
+    assert.deepEqual([...o2], [...o1]);
+    assert.deepEqual([...a2], [...a1]);
   }
 });

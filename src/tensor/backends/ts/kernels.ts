@@ -1,11 +1,14 @@
 /**
  * Reference TypeScript backend: every kernel of `KernelMap`, for Float32Array and Float64Array.
  * Semantics follow PyTorch (cross-correlation, NCHW / OIHW, avg pool count_include_pad=true,
- * max pool padding = -inf). Accumulation happens in the element type of the output buffer
- * (scalar temporaries are JS doubles).
+ * max pool padding = -inf, NaN wins max pooling). Partial sums are JS doubles, rounded to the
+ * element type when stored (exact float64 math for Float64Array buffers).
  *
- * Convolutions are lowered per (sample, group) to im2col + GEMM; the backward passes use
- * GEMM + col2im (input) and im2col + GEMM (filter).
+ * GEMM: 4x4 register tiles of dot products over a row-major A and a [N,K] B (transposed copies are
+ * made when the operands are stored otherwise), i-k-j for very shallow K.
+ * Convolutions are lowered per (sample, group) to im2col + GEMM (transposed im2col for deep
+ * reductions); the backward passes use GEMM + col2im (input) and im2col + GEMM (filter).
+ * Depthwise convolutions (one input channel per group) use direct loops.
  */
 import type { Buf, ConvGeom, KernelMap, PoolGeom } from '../../kernels.js';
 import { registerKernels } from '../../registry.js';

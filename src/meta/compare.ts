@@ -1,0 +1,142 @@
+/**
+ * The comparison that shows whether the metanetwork helps (issue #10, method §8.3): the same
+ * target networks pruned by
+ *   (a) metanetwork → finetune → prune → finetune,
+ *   (b) finetune → prune → finetune (no metanetwork),
+ *   (c) direct sparse training with the same regularizer for the same number of gradient steps → prune → finetune,
+ * each with the same budgets, over several seeds, reporting test accuracy at each MACs target.
+ */
+import { noGrad } from '../tensor/autograd.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { cloneParams } from '../ir/init.js';
+import { countOps } from '../ir/count.js';
+import type { ModelGraph, Params } from '../ir/graph.js';
+import { subset, type Dataset } from '../data/index.js';
+import { evaluate } from '../train/evaluate.js';
+import { finetune } from '../train/run.js';
+import { getGroups, regularizerGrad, pruneToSpeedup } from '../prune/index.js';
+import { adapt, type AdaptConfig } from './adapt.js';
+import type { Metanet } from './metanet.js';
+import type { DataModel } from './zoo.js';
+
+export type Arm = 'metanet' | 'prune-only' | 'sparse-train';
+export const ARMS: readonly Arm[] = ['metanet', 'prune-only', 'sparse-train'];
+
+export interface CompareConfig {
+  /** MACs speed-ups relative to the unpruned original architecture. */
+  targets: number[];
+  seeds: number;
+  /** Pre-prune training every arm gets (finetune; for sparse-train the same steps with the regularizer). */
+  adapt: AdaptConfig;
+  /** Finetune after pruning. */
+  finetuneEpochs: number;
+  finetuneLr: number;
+  /** Regularizer for the sparse-training arm (λ from meta-training, α = 16). */
+  reg: number;
+  alpha: number;
+}
+
+export interface CompareRow {
+  arm: Arm;
+  seed: number;
+  model: number;
+  target: number;
+  speedup: number;
+  accStart: number;
+  accAdapted: number;
+  accPruned: number;
+  accFinal: number;
+}
+
+export interface CompareSummaryRow {
+  arm: Arm;
+  target: number;
+  mean: number;
+  std: number;
+  n: number;
+  meanPruned: number;
+}
+
+export interface CompareHooks {
+  onRow?(r: CompareRow): void;
+}
+
+function meanStd(xs: number[]): { mean: number; std: number } {
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const v = xs.length > 1 ? xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
+  return { mean, std: Math.sqrt(v) };
+}
+
+export function summarize(rows: CompareRow[]): CompareSummaryRow[] {
+  const out: CompareSummaryRow[] = [];
+  for (const target of [...new Set(rows.map((r) => r.target))]) {
+    for (const arm of ARMS) {
+      const rs = rows.filter((r) => r.arm === arm && r.target === target);
+      if (rs.length === 0) continue;
+      const { mean, std } = meanStd(rs.map((r) => r.accFinal));
+      out.push({ arm, target, mean, std, n: rs.length, meanPruned: meanStd(rs.map((r) => r.accPruned)).mean });
+    }
+  }
+  return out;
+}
+
+function sparseGrad(graph: ModelGraph, reg: number, alpha: number) {
+  const groups = getGroups(graph);
+  return (params: Params, grads: Record<string, Tensor>) => {
+    const gr = regularizerGrad(graph, params, groups, { reg, alpha });
+    for (const [k, g] of Object.entries(gr)) {
+      const t = grads[k];
+      if (t) for (let i = 0; i < t.size; i++) t.data[i] += g.data[i];
+    }
+  };
+}
+
+export function compareArms(
+  metanet: Metanet, models: DataModel[], baseMacs: number, train: Dataset, test: Dataset, cfg: CompareConfig, hooks: CompareHooks = {},
+): { rows: CompareRow[]; summary: CompareSummaryRow[] } {
+  const rows: CompareRow[] = [];
+  for (let s = 0; s < cfg.seeds; s++) {
+    const dm = models[s % models.length];
+    const seed = 1000 + s;
+    const accStart = evaluate(dm.graph, dm.params, test).acc;
+    for (const arm of ARMS) {
+      const start = arm === 'metanet' ? noGrad(() => metanet.apply(dm.graph, dm.params)) : dm.params;
+      const p = cloneParams(start);
+      adapt(dm.graph, p, train, cfg.adapt, seed, arm === 'sparse-train' ? sparseGrad(dm.graph, cfg.reg, cfg.alpha) : undefined);
+      const accAdapted = evaluate(dm.graph, p, test).acc;
+      const current = baseMacs / countOps(dm.graph).macs;
+      for (const target of cfg.targets) {
+        const r = pruneToSpeedup(dm.graph, cloneParams(p), { speedup: target / current });
+        const accPruned = evaluate(r.graph, r.params, test).acc;
+        const ftData = cfg.adapt.images > 0 && cfg.adapt.images < train.n ? subset(train, cfg.adapt.images, seed + 1) : train;
+        finetune(r.graph, r.params, ftData, { epochs: cfg.finetuneEpochs, lr: cfg.finetuneLr, seed: seed + 1 });
+        const row: CompareRow = {
+          arm, seed, model: dm.entry.index, target, speedup: baseMacs / countOps(r.graph).macs,
+          accStart, accAdapted, accPruned, accFinal: evaluate(r.graph, r.params, test).acc,
+        };
+        rows.push(row);
+        hooks.onRow?.(row);
+      }
+    }
+  }
+  return { rows, summary: summarize(rows) };
+}
+
+/** The comparison table as text (accuracy in %, mean ± std over seeds). */
+export function formatCompareTable(summary: CompareSummaryRow[]): string {
+  const targets = [...new Set(summary.map((r) => r.target))];
+  const head = ['arm'.padEnd(14), ...targets.map((t) => `${t}× (finetuned)`.padStart(18)), ...targets.map((t) => `${t}× (no ft)`.padStart(12))].join(' ');
+  const lines = [head];
+  for (const arm of ARMS) {
+    const cells = targets.map((t) => {
+      const r = summary.find((x) => x.arm === arm && x.target === t);
+      return (r ? `${(100 * r.mean).toFixed(2)} ± ${(100 * r.std).toFixed(2)}` : 'n/a').padStart(18);
+    });
+    const raw = targets.map((t) => {
+      const r = summary.find((x) => x.arm === arm && x.target === t);
+      return (r ? (100 * r.meanPruned).toFixed(2) : 'n/a').padStart(12);
+    });
+    lines.push([arm.padEnd(14), ...cells, ...raw].join(' '));
+  }
+  return lines.join('\n');
+}

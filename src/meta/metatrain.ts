@@ -1,0 +1,192 @@
+/**
+ * Meta-training (method §3.2): for each step one data model; generate θ' = M_φ(θ); the loss is
+ * Σ_b CE_b(θ') over a few minibatches with BN in evaluation mode, plus the pruning regularizer
+ * R(θ') (λ, α = 16, γ stop-gradient). The gradient reaches φ as ONE vector–Jacobian product:
+ * g = ∇θ'(ΣCE + R) by ordinary network backprop on detached θ', then J_φ(θ')ᵀ g through the GNN.
+ * AdamW (lr 1e-3, wd 5e-4) with a step decay; a metanetwork checkpoint every epoch; resumable.
+ */
+import { join } from 'node:path';
+import { Tensor } from '../tensor/tensor.js';
+import { backward, valueAndGrad } from '../tensor/autograd.js';
+import { crossEntropy } from '../tensor/ops/softmax.js';
+import { Rng } from '../tensor/random.js';
+import { forward } from '../ir/forward.js';
+import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
+import { batches, type Dataset } from '../data/index.js';
+import { AdamW, type OptimizerState } from '../train/optim.js';
+import { lrAt } from '../train/schedule.js';
+import { regularizerGrad, getGroups } from '../prune/index.js';
+import { Metanet, type MetanetConfig, saveMetanet, loadMetanet, metanetCheckpointExists } from './metanet.js';
+import type { DataModel } from './zoo.js';
+
+export interface MetaTrainConfig {
+  gnn: MetanetConfig;
+  epochs: number;
+  lr: number;
+  weightDecay: number;
+  /** Epochs at which the lr is multiplied by gamma. */
+  milestones: number[];
+  gamma: number;
+  /** Minibatches of CE per step (summed, as the reference does). */
+  batchesPerStep: number;
+  batchSize: number;
+  /** Regularizer strength λ; 0 means: set it from regRatio at the first step. */
+  reg: number;
+  /** Target ‖∇R‖ / ‖∇ΣCE‖ used to set λ automatically (prototype: 0.3–0.5 worked). */
+  regRatio: number;
+  alpha: number;
+  seed: number;
+}
+
+export const DEFAULT_META_TRAIN: MetaTrainConfig = {
+  gnn: { layers: 4, hidden: 32, eps: 0.03, seed: 0 },
+  epochs: 40, lr: 1e-3, weightDecay: 5e-4, milestones: [30], gamma: 0.1,
+  batchesPerStep: 4, batchSize: 256, reg: 0, regRatio: 0.4, alpha: 16, seed: 0,
+};
+
+export interface MetaStepInfo {
+  epoch: number;
+  step: number;
+  model: number;
+  ce: number;
+  r: number;
+  gradCeNorm: number;
+  gradRNorm: number;
+  ratio: number;
+  gradPhiNorm: number;
+  reg: number;
+  lr: number;
+  seconds: number;
+}
+
+export interface MetaTrainHooks {
+  onStep?(s: MetaStepInfo): void;
+  onEpoch?(epoch: number, path: string): void;
+}
+
+function norm(grads: Record<string, Tensor>): number {
+  let s = 0;
+  for (const t of Object.values(grads)) for (let i = 0; i < t.size; i++) s += t.data[i] * t.data[i];
+  return Math.sqrt(s);
+}
+
+/** ∇θ' Σ_b CE_b with BN in eval mode, for the trainable params; returns the summed CE too. */
+export function ceGradient(graph: ModelGraph, params: Params, data: Dataset, nBatches: number, batchSize: number, seed: number, epoch: number): { ce: number; grads: Record<string, Tensor> } {
+  const names = trainableNames(graph);
+  const trainable: Record<string, Tensor> = {};
+  for (const n of names) trainable[n] = params[n].detach();
+  const total: Record<string, Tensor> = {};
+  let ce = 0;
+  let b = 0;
+  for (const batch of batches(data, batchSize, { shuffle: true, seed, epoch })) {
+    if (b++ >= nBatches) break;
+    const x = new Tensor(batch.x, batch.shape);
+    const { value, grads } = valueAndGrad((p: Record<string, Tensor>) =>
+      crossEntropy(forward(graph, { ...params, ...p }, x, { training: false }), batch.y))(trainable);
+    ce += value.item();
+    for (const n of names) {
+      const g = grads[n];
+      if (total[n] === undefined) total[n] = g;
+      else for (let i = 0; i < g.size; i++) total[n].data[i] += g.data[i];
+    }
+  }
+  return { ce, grads: total };
+}
+
+export interface MetaTrainResult {
+  metanet: Metanet;
+  reg: number;
+  checkpoints: string[];
+}
+
+/** Path of the metanetwork checkpoint of an epoch. */
+export function metanetPath(dir: string, epoch: number): string {
+  return join(dir, `metanet_epoch_${epoch}`);
+}
+
+export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConfig, dir: string, hooks: MetaTrainHooks = {}, resume = true): MetaTrainResult {
+  if (models.length === 0) throw new Error('meta-train: no data models');
+  let metanet = new Metanet(cfg.gnn);
+  const opt = new AdamW({ weightDecay: cfg.weightDecay });
+  let reg = cfg.reg;
+  let start = 0;
+  const checkpoints: string[] = [];
+  if (resume) {
+    let last = -1;
+    for (let e = 0; e < cfg.epochs; e++) if (metanetCheckpointExists(metanetPath(dir, e))) last = e;
+    if (last >= 0) {
+      const ck = loadMetanet(metanetPath(dir, last));
+      metanet = ck.metanet;
+      opt.load(ck.optimizer as OptimizerState);
+      reg = ck.meta.reg as number;
+      start = last + 1;
+      for (let e = 0; e <= last; e++) checkpoints.push(metanetPath(dir, e));
+    }
+  }
+  // Epoch "-1": the untrained metanetwork, so the curve family starts at identity.
+  if (start === 0) {
+    saveMetanet(metanetPath(dir, -1), metanet, { epoch: -1, reg });
+  }
+  const groupsCache = new Map<ModelGraph, ReturnType<typeof getGroups>>();
+  let step = start * models.length;
+  for (let epoch = start; epoch < cfg.epochs; epoch++) {
+    const lr = lrAt({ kind: 'multistep', milestones: cfg.milestones, gamma: cfg.gamma }, cfg.lr, epoch, cfg.epochs);
+    const order = models.map((_, i) => i);
+    new Rng(cfg.seed * 7919 + epoch).shuffle(order);
+    for (const mi of order) {
+      const t0 = performance.now();
+      const dm = models[mi];
+      // 1. θ' = M_φ(θ) with φ traced.
+      const phi: Record<string, Tensor> = {};
+      for (const [k, t] of Object.entries(metanet.params)) {
+        const l = t.detach();
+        l.requiresGrad = true;
+        phi[k] = l;
+      }
+      const generated = metanet.apply(dm.graph, dm.params, phi);
+      const names = trainableNames(dm.graph);
+      const gen: Params = { ...dm.params };
+      for (const n of names) gen[n] = generated[n].detach();
+      // 2. g = ∇θ' ΣCE + ∇θ' R at the generated weights.
+      const { ce, grads: gCe } = ceGradient(dm.graph, gen, data, cfg.batchesPerStep, cfg.batchSize, cfg.seed + step, epoch);
+      let groups = groupsCache.get(dm.graph);
+      if (!groups) groupsCache.set(dm.graph, (groups = getGroups(dm.graph)));
+      const gR1 = regularizerGrad(dm.graph, gen, groups, { reg: 1, alpha: cfg.alpha });
+      const nCe = norm(gCe);
+      const nR1 = norm(gR1);
+      if (reg === 0) reg = nR1 > 0 ? (cfg.regRatio * nCe) / nR1 : 1;
+      let rValue = 0;
+      const cot: Float32Array[] = [];
+      const outs: Tensor[] = [];
+      for (const n of names) {
+        const g = new Float32Array(gCe[n].size);
+        const r = gR1[n];
+        const w = gen[n].data;
+        for (let i = 0; i < g.length; i++) {
+          const gr = r ? reg * r.data[i] : 0;
+          g[i] = gCe[n].data[i] + gr;
+          rValue += 0.5 * gr * w[i];
+        }
+        if (!Number.isFinite(g.reduce((a, v) => a + v, 0))) throw new Error(`meta-train: non-finite gradient for '${n}' at epoch ${epoch + 1}, step ${step + 1}`);
+        outs.push(generated[n]);
+        cot.push(g);
+      }
+      // 3. One VJP through the metanetwork.
+      const leaves = Object.keys(phi).map((k) => phi[k]);
+      const gPhi = backward(outs, cot, leaves);
+      const grads: Record<string, Tensor> = {};
+      Object.keys(phi).forEach((k, i) => (grads[k] = new Tensor(gPhi[i], phi[k].shape)));
+      opt.step(metanet.params, grads, lr);
+      step++;
+      hooks.onStep?.({
+        epoch, step, model: dm.entry.index, ce, r: rValue, gradCeNorm: nCe, gradRNorm: reg * nR1, ratio: nCe > 0 ? (reg * nR1) / nCe : 0,
+        gradPhiNorm: norm(grads), reg, lr, seconds: (performance.now() - t0) / 1000,
+      });
+    }
+    const path = metanetPath(dir, epoch);
+    saveMetanet(path, metanet, { epoch, reg }, opt.state());
+    checkpoints.push(path);
+    hooks.onEpoch?.(epoch, path);
+  }
+  return { metanet, reg, checkpoints };
+}

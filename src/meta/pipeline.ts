@@ -1,0 +1,131 @@
+/**
+ * The whole Meta Pruning pipeline (issue #10): zoo → meta-train → select → compare, with every
+ * stage resumable from its run directory. `metaprune demo` runs it on the embedded
+ * Fashion-MNIST-14 data with smallcnn.
+ *
+ * Data hygiene: the train split is divided into a training part (zoo, meta-training, finetunes)
+ * and a validation part used only for checkpoint selection; the test split is used only for the
+ * final comparison, so nothing is tuned on test data.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDataset, split, type Dataset } from '../data/index.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { parseDataSpec } from '../train/run.js';
+import { buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
+import { metaTrain, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
+import { selectCheckpoint, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './select.js';
+import { compareArms, formatCompareTable, type CompareConfig, type CompareRow, type CompareSummaryRow } from './compare.js';
+import { loadMetanet } from './metanet.js';
+import { DEFAULT_CURVE } from './curves.js';
+
+export interface PipelineConfig {
+  out: string;
+  data: string;
+  /** Images of the train split reserved for checkpoint selection. */
+  valImages: number;
+  zoo: ZooConfig;
+  meta: MetaTrainConfig;
+  select: SelectConfig & { models: number; every: number };
+  compare: CompareConfig;
+}
+
+export const DEFAULT_PIPELINE: PipelineConfig = {
+  out: 'runs/demo',
+  data: 'fashion-mnist-14',
+  valImages: 2000,
+  zoo: DEFAULT_ZOO,
+  meta: DEFAULT_META_TRAIN,
+  select: {
+    epochs: [], every: 5, models: 2, tolerance: 0.025, farFrom: 2,
+    adapt: { kind: 'finetune', epochs: 1, lr: 0.01, images: 4000 },
+    curve: DEFAULT_CURVE,
+  },
+  compare: {
+    targets: [2, 3], seeds: 3,
+    adapt: { kind: 'finetune', epochs: 1, lr: 0.01, images: 0 },
+    finetuneEpochs: 2, finetuneLr: 0.01, reg: 0, alpha: 16,
+  },
+};
+
+/** A much smaller setting for trying the pipeline out (minutes, not half an hour). */
+export function quickConfig(c: PipelineConfig): PipelineConfig {
+  return {
+    ...c,
+    zoo: { ...c.zoo, count: 5, heldOut: 2, trainImages: 3000, recipe: { ...c.zoo.recipe, epochs: 3 } },
+    meta: { ...c.meta, epochs: 6, milestones: [4], batchesPerStep: 2 },
+    select: { ...c.select, every: 2, models: 1, adapt: { ...c.select.adapt, images: 2000 } },
+    compare: { ...c.compare, seeds: 2, adapt: { ...c.compare.adapt, images: 3000 }, finetuneEpochs: 1 },
+  };
+}
+
+export interface PipelineHooks {
+  stage?(name: string, detail?: string): void;
+  zooModel?(e: ZooEntry, done: number, total: number): void;
+  metaStep?(s: MetaStepInfo): void;
+  member?(m: CurveFamilyMember): void;
+  compareRow?(r: CompareRow): void;
+  log?(record: Record<string, unknown>): void;
+}
+
+export type Stage = 'zoo' | 'meta-train' | 'select' | 'compare';
+export const STAGES: readonly Stage[] = ['zoo', 'meta-train', 'select', 'compare'];
+
+export interface PipelineResult {
+  zoo: Zoo;
+  reg?: number;
+  selection?: SelectionResult;
+  rows?: CompareRow[];
+  summary?: CompareSummaryRow[];
+  table?: string;
+  /** The last stage that ran. */
+  stage: Stage;
+}
+
+function cached<T>(file: string, key: unknown, compute: () => T): T {
+  if (existsSync(file)) {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as { key: unknown; value: T };
+    if (JSON.stringify(c.key) === JSON.stringify(key)) return c.value;
+  }
+  const value = compute();
+  writeJsonAtomic(file, { key, value });
+  return value;
+}
+
+export function selectionEpochs(cfg: PipelineConfig): number[] {
+  if (cfg.select.epochs.length > 0) return cfg.select.epochs;
+  const out: number[] = [];
+  for (let e = cfg.select.every - 1; e < cfg.meta.epochs; e += cfg.select.every) out.push(e);
+  if (out[out.length - 1] !== cfg.meta.epochs - 1) out.push(cfg.meta.epochs - 1);
+  return out;
+}
+
+/** Runs the stages up to and including `until` (each stage reuses what earlier runs finished). */
+export function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, until: Stage = 'compare'): PipelineResult {
+  const data = loadDataset(parseDataSpec(cfg.data));
+  const { train, heldOut: val } = split(data.train, cfg.valImages, 7);
+  const test: Dataset = data.test;
+  hooks.stage?.('zoo', `${cfg.zoo.count} data models of ${cfg.zoo.model}`);
+  const zoo = buildZoo(cfg.zoo, { train, test }, join(cfg.out, 'zoo'), { onModel: hooks.zooModel });
+  const trainModels = zoo.entries.filter((e) => e.split === 'train').map((e) => loadDataModel(zoo, e));
+  const heldOut = zoo.entries.filter((e) => e.split === 'heldout').map((e) => loadDataModel(zoo, e));
+  if (until === 'zoo') return { zoo, stage: 'zoo' };
+
+  hooks.stage?.('meta-train', `${cfg.meta.epochs} epochs × ${trainModels.length} data models`);
+  const metaDir = join(cfg.out, 'meta');
+  const meta = metaTrain(trainModels, train, cfg.meta, metaDir, { onStep: hooks.metaStep });
+  if (until === 'meta-train') return { zoo, reg: meta.reg, stage: 'meta-train' };
+
+  hooks.stage?.('select', `epochs ${selectionEpochs(cfg).join(', ')} on ${Math.min(cfg.select.models, heldOut.length)} held-out models`);
+  const selCfg: SelectConfig = { ...cfg.select, epochs: selectionEpochs(cfg) };
+  const selection = cached(join(cfg.out, 'selection.json'), { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, () =>
+    selectCheckpoint((e) => metanetPath(metaDir, e), heldOut.slice(0, cfg.select.models), train, val, selCfg, 0, { onMember: hooks.member }));
+  if (until === 'select') return { zoo, reg: meta.reg, selection, stage: 'select' };
+
+  hooks.stage?.('compare', `arms metanet / prune-only / sparse-train at ${cfg.compare.targets.join('×, ')}× over ${cfg.compare.seeds} seeds`);
+  const compareCfg: CompareConfig = { ...cfg.compare, reg: cfg.compare.reg > 0 ? cfg.compare.reg : meta.reg };
+  const metanet = loadMetanet(metanetPath(metaDir, selection.chosen)).metanet;
+  const cmp = cached(join(cfg.out, 'compare.json'), { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, () =>
+    compareArms(metanet, heldOut, zoo.baseMacs, train, test, compareCfg, { onRow: hooks.compareRow }));
+  return { zoo, reg: meta.reg, selection, rows: cmp.rows, summary: cmp.summary, table: formatCompareTable(cmp.summary), stage: 'compare' };
+}

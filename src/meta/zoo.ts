@@ -1,0 +1,130 @@
+/**
+ * The data-model zoo (method §3.1): N models of one architecture trained on one dataset with
+ * different seeds, optionally pre-pruned lightly with the group-L2 criterion and finetuned, then
+ * split into meta-train and held-out sets. Resumable: every finished model is saved with an
+ * atomic checkpoint and recorded in zoo.json, and a re-run skips the models it already has.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cloneGraph, type ModelGraph, type Params } from '../ir/graph.js';
+import { countOps } from '../ir/count.js';
+import { subset, type DatasetSplits } from '../data/index.js';
+import { train } from '../train/loop.js';
+import { createModel, finetune, toTrainConfig, type RecipeConfig } from '../train/run.js';
+import { evaluate } from '../train/evaluate.js';
+import { checkpointExists, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { pruneToSpeedup } from '../prune/index.js';
+
+export interface ZooConfig {
+  model: string;
+  width: number;
+  /** Number of data models. */
+  count: number;
+  /** How many of them are held out (the last ones), for checkpoint selection and evaluation. */
+  heldOut: number;
+  /** Seed of the first model; model i uses seed + i. */
+  seed: number;
+  /** Train on a class-agnostic random subset of this many images (0: the whole train split). */
+  trainImages: number;
+  recipe: RecipeConfig;
+  /** Light pre-pruning (method §3.1); speedup ≤ 1 disables it. */
+  prePrune: { speedup: number; finetuneEpochs: number; lr: number };
+}
+
+export const DEFAULT_ZOO: ZooConfig = {
+  model: 'smallcnn', width: 1, count: 12, heldOut: 4, seed: 100, trainImages: 0,
+  recipe: { epochs: 4, batchSize: 128, lr: 0.05, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4, schedule: 'cosine', milestones: [], gamma: 0.1, augment: false, seed: 0 },
+  prePrune: { speedup: 1.2, finetuneEpochs: 1, lr: 0.01 },
+};
+
+export interface ZooEntry {
+  index: number;
+  seed: number;
+  split: 'train' | 'heldout';
+  /** Checkpoint path (without extension), relative to the zoo directory. */
+  path: string;
+  /** Test accuracy after training (and pre-pruning + finetune). */
+  acc: number;
+  /** Test accuracy before pre-pruning. */
+  trainedAcc: number;
+  speedup: number;
+  macs: number;
+  seconds: number;
+}
+
+export interface Zoo {
+  dir: string;
+  baseMacs: number;
+  entries: ZooEntry[];
+}
+
+export interface DataModel {
+  entry: ZooEntry;
+  graph: ModelGraph;
+  params: Params;
+}
+
+const INDEX = 'zoo.json';
+
+export function readZoo(dir: string): Zoo {
+  const f = join(dir, INDEX);
+  if (!existsSync(f)) throw new Error(`${f}: not found; run \`metaprune zoo\` first`);
+  const z = JSON.parse(readFileSync(f, 'utf8')) as Omit<Zoo, 'dir'>;
+  return { dir, ...z, entries: z.entries.filter((e) => checkpointExists(join(dir, e.path))) };
+}
+
+export function loadDataModel(zoo: Zoo, e: ZooEntry): DataModel {
+  const c = loadCheckpoint(join(zoo.dir, e.path));
+  return { entry: e, graph: c.graph, params: c.params };
+}
+
+export interface ZooHooks {
+  onModel?(e: ZooEntry, done: number, total: number): void;
+  onStart?(index: number): void;
+}
+
+/** Trains the zoo into `dir`, skipping models already present (resume). */
+export function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string, hooks: ZooHooks = {}): Zoo {
+  if (cfg.heldOut < 1 || cfg.heldOut >= cfg.count) throw new Error(`zoo: heldOut must be between 1 and count-1 (count ${cfg.count}, heldOut ${cfg.heldOut})`);
+  const existing = existsSync(join(dir, INDEX)) ? readZoo(dir).entries : [];
+  const entries: ZooEntry[] = [];
+  let baseMacs = 0;
+  for (let i = 0; i < cfg.count; i++) {
+    const seed = cfg.seed + i;
+    const { graph: g0, params } = createModel(cfg.model, data, seed, cfg.width);
+    baseMacs = countOps(g0).macs;
+    const prev = existing.find((e) => e.index === i && e.seed === seed);
+    if (prev) {
+      entries.push(prev);
+      continue;
+    }
+    hooks.onStart?.(i);
+    const t0 = performance.now();
+    const trainSet = cfg.trainImages > 0 ? subset(data.train, cfg.trainImages, seed) : data.train;
+    train({ graph: g0, params, train: trainSet, config: { ...toTrainConfig(cfg.recipe), seed } });
+    const trainedAcc = evaluate(g0, params, data.test).acc;
+    let graph: ModelGraph = cloneGraph(g0);
+    let p: Params = params;
+    let speedup = 1;
+    if (cfg.prePrune.speedup > 1) {
+      const r = pruneToSpeedup(g0, params, { speedup: cfg.prePrune.speedup });
+      graph = r.graph;
+      p = r.params;
+      speedup = r.speedup;
+      finetune(graph, p, trainSet, { epochs: cfg.prePrune.finetuneEpochs, lr: cfg.prePrune.lr, seed });
+    }
+    const path = `models/model_${i}`;
+    const acc = evaluate(graph, p, data.test).acc;
+    const entry: ZooEntry = {
+      index: i, seed, split: i >= cfg.count - cfg.heldOut ? 'heldout' : 'train', path, acc, trainedAcc, speedup,
+      macs: countOps(graph).macs, seconds: (performance.now() - t0) / 1000,
+    };
+    saveCheckpoint(join(dir, path), { graph, params: p, metadata: { zoo: entry } });
+    entries.push(entry);
+    writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, entries });
+    hooks.onModel?.(entry, entries.length, cfg.count);
+  }
+  writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, entries });
+  return { dir, baseMacs, entries };
+}
