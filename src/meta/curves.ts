@@ -22,7 +22,7 @@ export interface CurveOptions {
 
 export const DEFAULT_CURVE: CurveOptions = {
   maxSpeedup: 4,
-  points: [1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3, 3.25, 3.5, 3.75, 4],
+  points: [1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4],
   iterativeSteps: 200,
 };
 

@@ -37,7 +37,7 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   zoo: DEFAULT_ZOO,
   meta: DEFAULT_META_TRAIN,
   select: {
-    epochs: [], every: 5, models: 2, tolerance: 0.025, farFrom: 2,
+    epochs: [], every: 5, models: 2, tolerance: 0.025, farFrom: 1.5,
     adapt: { kind: 'finetune', epochs: 1, lr: 0.01, images: 4000 },
     curve: DEFAULT_CURVE,
   },
