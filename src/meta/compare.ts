@@ -7,17 +7,15 @@
  * each with the same budgets, over several seeds, reporting test accuracy at each MACs target.
  */
 import { noGrad } from '../tensor/autograd.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { cloneParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
-import type { ModelGraph, Params } from '../ir/graph.js';
 import { subset, type Dataset } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { finetune } from '../train/run.js';
-import { getGroups, regularizerGrad, pruneToSpeedup } from '../prune/index.js';
+import { regularizerHook, pruneToSpeedup } from '../prune/index.js';
 import { adapt, type AdaptConfig } from './adapt.js';
-import type { Metanet } from './metanet.js';
-import type { DataModel } from './zoo.js';
+import { loadMetanet } from './metanet.js';
+import { loadDataModel, type Zoo, type ZooEntry } from './zoo.js';
 
 export type Arm = 'metanet' | 'prune-only' | 'sparse-train';
 export const ARMS: readonly Arm[] = ['metanet', 'prune-only', 'sparse-train'];
@@ -57,10 +55,6 @@ export interface CompareSummaryRow {
   meanPruned: number;
 }
 
-export interface CompareHooks {
-  onRow?(r: CompareRow): void;
-}
-
 function meanStd(xs: number[]): { mean: number; std: number } {
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   const v = xs.length > 1 ? xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
@@ -80,46 +74,53 @@ export function summarize(rows: CompareRow[]): CompareSummaryRow[] {
   return out;
 }
 
-function sparseGrad(graph: ModelGraph, reg: number, alpha: number) {
-  const groups = getGroups(graph);
-  return (params: Params, grads: Record<string, Tensor>) => {
-    const gr = regularizerGrad(graph, params, groups, { reg, alpha });
-    for (const [k, g] of Object.entries(gr)) {
-      const t = grads[k];
-      if (t) for (let i = 0; i < t.size; i++) t.data[i] += g.data[i];
-    }
-  };
+/** One (seed, arm) cell of the comparison: a self-contained job that can run in a worker. */
+export interface CompareJob {
+  arm: Arm;
+  /** Seed index s (the finetune seed is 1000 + s). */
+  s: number;
+  zooDir: string;
+  entry: ZooEntry;
+  /** Metanetwork checkpoint for the metanet arm. */
+  metanetPath: string;
+  baseMacs: number;
+  cfg: CompareConfig;
 }
 
-export function compareArms(
-  metanet: Metanet, models: DataModel[], baseMacs: number, train: Dataset, test: Dataset, cfg: CompareConfig, hooks: CompareHooks = {},
-): { rows: CompareRow[]; summary: CompareSummaryRow[] } {
-  const rows: CompareRow[] = [];
+export function runCompareJob(job: CompareJob, train: Dataset, test: Dataset): CompareRow[] {
+  const { arm, cfg, baseMacs } = job;
+  const dm = loadDataModel({ dir: job.zooDir, baseMacs, entries: [job.entry] }, job.entry);
+  const seed = 1000 + job.s;
+  const accStart = evaluate(dm.graph, dm.params, test).acc;
+  const start = arm === 'metanet' ? noGrad(() => loadMetanet(job.metanetPath).metanet.apply(dm.graph, dm.params)) : dm.params;
+  const p = cloneParams(start);
+  adapt(dm.graph, p, train, cfg.adapt, seed, arm === 'sparse-train' ? regularizerHook(dm.graph, { reg: cfg.reg, alpha: cfg.alpha }) : undefined);
+  const accAdapted = evaluate(dm.graph, p, test).acc;
+  const current = baseMacs / countOps(dm.graph).macs;
+  const ftData = cfg.adapt.images > 0 && cfg.adapt.images < train.n ? subset(train, cfg.adapt.images, seed + 1) : train;
+  return cfg.targets.map((target) => {
+    const r = pruneToSpeedup(dm.graph, cloneParams(p), { speedup: target / current });
+    const accPruned = evaluate(r.graph, r.params, test).acc;
+    finetune(r.graph, r.params, ftData, { epochs: cfg.finetuneEpochs, lr: cfg.finetuneLr, seed: seed + 1 });
+    return {
+      arm, seed, model: dm.entry.index, target, speedup: baseMacs / countOps(r.graph).macs,
+      accStart, accAdapted, accPruned, accFinal: evaluate(r.graph, r.params, test).acc,
+    };
+  });
+}
+
+/** The jobs of a comparison: every seed × arm, seed s on held-out model s mod #models. */
+export function compareJobs(zoo: Zoo, heldOut: ZooEntry[], metanetPath: string, cfg: CompareConfig): CompareJob[] {
+  const jobs: CompareJob[] = [];
   for (let s = 0; s < cfg.seeds; s++) {
-    const dm = models[s % models.length];
-    const seed = 1000 + s;
-    const accStart = evaluate(dm.graph, dm.params, test).acc;
-    for (const arm of ARMS) {
-      const start = arm === 'metanet' ? noGrad(() => metanet.apply(dm.graph, dm.params)) : dm.params;
-      const p = cloneParams(start);
-      adapt(dm.graph, p, train, cfg.adapt, seed, arm === 'sparse-train' ? sparseGrad(dm.graph, cfg.reg, cfg.alpha) : undefined);
-      const accAdapted = evaluate(dm.graph, p, test).acc;
-      const current = baseMacs / countOps(dm.graph).macs;
-      for (const target of cfg.targets) {
-        const r = pruneToSpeedup(dm.graph, cloneParams(p), { speedup: target / current });
-        const accPruned = evaluate(r.graph, r.params, test).acc;
-        const ftData = cfg.adapt.images > 0 && cfg.adapt.images < train.n ? subset(train, cfg.adapt.images, seed + 1) : train;
-        finetune(r.graph, r.params, ftData, { epochs: cfg.finetuneEpochs, lr: cfg.finetuneLr, seed: seed + 1 });
-        const row: CompareRow = {
-          arm, seed, model: dm.entry.index, target, speedup: baseMacs / countOps(r.graph).macs,
-          accStart, accAdapted, accPruned, accFinal: evaluate(r.graph, r.params, test).acc,
-        };
-        rows.push(row);
-        hooks.onRow?.(row);
-      }
-    }
+    for (const arm of ARMS) jobs.push({ arm, s, zooDir: zoo.dir, entry: heldOut[s % heldOut.length], metanetPath, baseMacs: zoo.baseMacs, cfg });
   }
-  return { rows, summary: summarize(rows) };
+  return jobs;
+}
+
+/** Rows sorted by seed, arm, target (deterministic whatever order parallel jobs finish in). */
+export function sortRows(rows: CompareRow[]): CompareRow[] {
+  return [...rows].sort((a, b) => a.seed - b.seed || ARMS.indexOf(a.arm) - ARMS.indexOf(b.arm) || a.target - b.target);
 }
 
 /** The comparison table as text (accuracy in %, mean ± std over seeds). */

@@ -9,14 +9,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, split, type Dataset } from '../data/index.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { parseDataSpec } from '../train/run.js';
+import { loadRecipe, defaultWorkers, runJobs, type DataRecipe } from './workers.js';
 import { buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
 import { metaTrain, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
-import { selectCheckpoint, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './select.js';
-import { compareArms, formatCompareTable, type CompareConfig, type CompareRow, type CompareSummaryRow } from './compare.js';
-import { loadMetanet } from './metanet.js';
+import { selectJobs, runSelectJob, chooseCheckpoint, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './select.js';
+import { compareJobs, runCompareJob, summarize, sortRows, formatCompareTable, type CompareConfig, type CompareRow, type CompareSummaryRow } from './compare.js';
 import { DEFAULT_CURVE } from './curves.js';
 
 export interface PipelineConfig {
@@ -24,6 +22,8 @@ export interface PipelineConfig {
   data: string;
   /** Images of the train split reserved for checkpoint selection. */
   valImages: number;
+  /** Worker threads for independent jobs such as zoo models (0: METAPRUNE_WORKERS or all cores). */
+  workers: number;
   zoo: ZooConfig;
   meta: MetaTrainConfig;
   select: SelectConfig & { models: number; every: number };
@@ -34,6 +34,7 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   out: 'runs/demo',
   data: 'fashion-mnist-14',
   valImages: 2000,
+  workers: 0,
   zoo: DEFAULT_ZOO,
   meta: DEFAULT_META_TRAIN,
   select: {
@@ -82,12 +83,13 @@ export interface PipelineResult {
   stage: Stage;
 }
 
-function cached<T>(file: string, key: unknown, compute: () => T): T {
+/** The stage result saved in `file` when it was computed with the same key, else computes and saves it. */
+async function cached<T>(file: string, key: unknown, compute: () => Promise<T>): Promise<T> {
   if (existsSync(file)) {
     const c = JSON.parse(readFileSync(file, 'utf8')) as { key: unknown; value: T };
     if (JSON.stringify(c.key) === JSON.stringify(key)) return c.value;
   }
-  const value = compute();
+  const value = await compute();
   writeJsonAtomic(file, { key, value });
   return value;
 }
@@ -101,14 +103,14 @@ export function selectionEpochs(cfg: PipelineConfig): number[] {
 }
 
 /** Runs the stages up to and including `until` (each stage reuses what earlier runs finished). */
-export function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, until: Stage = 'compare'): PipelineResult {
-  const data = loadDataset(parseDataSpec(cfg.data));
-  const { train, heldOut: val } = split(data.train, cfg.valImages, 7);
-  const test: Dataset = data.test;
+export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, until: Stage = 'compare'): Promise<PipelineResult> {
+  const recipe: DataRecipe = { spec: cfg.data, valImages: cfg.valImages, splitSeed: 7 };
+  const { train, val, test } = loadRecipe(recipe);
   hooks.stage?.('zoo', `${cfg.zoo.count} data models of ${cfg.zoo.model}`);
-  const zoo = buildZoo(cfg.zoo, { train, test }, join(cfg.out, 'zoo'), { onModel: hooks.zooModel });
+  const workers = cfg.workers > 0 ? cfg.workers : defaultWorkers();
+  const zoo = await buildZoo(cfg.zoo, { train, test }, join(cfg.out, 'zoo'), { onModel: hooks.zooModel }, { workers, loadData: recipe });
   const trainModels = zoo.entries.filter((e) => e.split === 'train').map((e) => loadDataModel(zoo, e));
-  const heldOut = zoo.entries.filter((e) => e.split === 'heldout').map((e) => loadDataModel(zoo, e));
+  const heldOut = zoo.entries.filter((e) => e.split === 'heldout');
   if (until === 'zoo') return { zoo, stage: 'zoo' };
 
   hooks.stage?.('meta-train', `${cfg.meta.epochs} epochs × ${trainModels.length} data models`);
@@ -116,16 +118,25 @@ export function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, unti
   const meta = metaTrain(trainModels, train, cfg.meta, metaDir, { onStep: hooks.metaStep });
   if (until === 'meta-train') return { zoo, reg: meta.reg, stage: 'meta-train' };
 
-  hooks.stage?.('select', `epochs ${selectionEpochs(cfg).join(', ')} on ${Math.min(cfg.select.models, heldOut.length)} held-out models`);
+  const selModels = heldOut.slice(0, cfg.select.models);
+  hooks.stage?.('select', `epochs ${selectionEpochs(cfg).join(', ')} on ${selModels.length} held-out models`);
   const selCfg: SelectConfig = { ...cfg.select, epochs: selectionEpochs(cfg) };
-  const selection = cached(join(cfg.out, 'selection.json'), { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, () =>
-    selectCheckpoint((e) => metanetPath(metaDir, e), heldOut.slice(0, cfg.select.models), train, val, selCfg, 0, { onMember: hooks.member }));
+  const selection = await cached(join(cfg.out, 'selection.json'), { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, async () => {
+    const members = await runJobs('select', selectJobs((e) => metanetPath(metaDir, e), zoo.dir, selModels, selCfg), {
+      workers, recipe, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m),
+    });
+    return chooseCheckpoint(members, selCfg);
+  });
   if (until === 'select') return { zoo, reg: meta.reg, selection, stage: 'select' };
 
   hooks.stage?.('compare', `arms metanet / prune-only / sparse-train at ${cfg.compare.targets.join('×, ')}× over ${cfg.compare.seeds} seeds`);
   const compareCfg: CompareConfig = { ...cfg.compare, reg: cfg.compare.reg > 0 ? cfg.compare.reg : meta.reg };
-  const metanet = loadMetanet(metanetPath(metaDir, selection.chosen)).metanet;
-  const cmp = cached(join(cfg.out, 'compare.json'), { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, () =>
-    compareArms(metanet, heldOut, zoo.baseMacs, train, test, compareCfg, { onRow: hooks.compareRow }));
+  const cmp = await cached(join(cfg.out, 'compare.json'), { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, async () => {
+    const rows = (await runJobs('compare', compareJobs(zoo, heldOut, metanetPath(metaDir, selection.chosen), compareCfg), {
+      workers, recipe, inProcess: (j) => runCompareJob(j, train, test), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
+    })).flat();
+    const sorted = sortRows(rows);
+    return { rows: sorted, summary: summarize(sorted) };
+  });
   return { zoo, reg: meta.reg, selection, rows: cmp.rows, summary: cmp.summary, table: formatCompareTable(cmp.summary), stage: 'compare' };
 }

@@ -12,7 +12,7 @@ import type { Dataset } from '../data/index.js';
 import { adapt, type AdaptConfig } from './adapt.js';
 import { accuracySpeedupCurve, farAccuracy, type CurveOptions, type CurvePoint } from './curves.js';
 import { loadMetanet } from './metanet.js';
-import type { DataModel } from './zoo.js';
+import { loadDataModel, type ZooEntry } from './zoo.js';
 
 export interface SelectConfig {
   /** Metanetwork epochs to evaluate (-1 = the untrained metanetwork). */
@@ -45,41 +45,46 @@ function meanCurveStats(curves: CurvePoint[][], farFrom: number): { start: numbe
   return { start, far };
 }
 
-export function evaluateFamilyMember(
-  epoch: number | null, metanetPathOf: (e: number) => string, models: DataModel[], train: Dataset, val: Dataset, cfg: SelectConfig, seed: number,
-): CurveFamilyMember {
-  const metanet = epoch === null ? null : loadMetanet(metanetPathOf(epoch)).metanet;
-  const curves = models.map((dm, i) => {
-    const params = metanet ? noGrad(() => metanet.apply(dm.graph, dm.params)) : cloneParams(dm.params);
-    const p = cloneParams(params);
-    adapt(dm.graph, p, train, cfg.adapt, seed + i);
-    return { model: dm.entry.index, curve: accuracySpeedupCurve(dm.graph, p, val, cfg.curve) };
+/** One member of the curve family (an epoch, or the original models): a job that can run in a worker. */
+export interface SelectJob {
+  epoch: number | null;
+  /** Metanetwork checkpoint of that epoch (null for the original). */
+  metanetPath: string | null;
+  zooDir: string;
+  entries: ZooEntry[];
+  cfg: SelectConfig;
+  seed: number;
+}
+
+export function runSelectJob(job: SelectJob, train: Dataset, val: Dataset): CurveFamilyMember {
+  const { cfg } = job;
+  const metanet = job.metanetPath === null ? null : loadMetanet(job.metanetPath).metanet;
+  const curves = job.entries.map((e, i) => {
+    const dm = loadDataModel({ dir: job.zooDir, baseMacs: 0, entries: job.entries }, e);
+    const p = cloneParams(metanet ? noGrad(() => metanet.apply(dm.graph, dm.params)) : dm.params);
+    adapt(dm.graph, p, train, cfg.adapt, job.seed + i);
+    return { model: e.index, curve: accuracySpeedupCurve(dm.graph, p, val, cfg.curve) };
   });
   const { start, far } = meanCurveStats(curves.map((c) => c.curve), cfg.farFrom);
-  return { epoch, startAcc: start, farAcc: far, curves, eligible: true };
+  return { epoch: job.epoch, startAcc: start, farAcc: far, curves, eligible: true };
 }
 
-export interface SelectHooks {
-  onMember?(m: CurveFamilyMember): void;
+/** Jobs for the original models and every candidate epoch. */
+export function selectJobs(metanetPathOf: (e: number) => string, zooDir: string, entries: ZooEntry[], cfg: SelectConfig, seed = 0): SelectJob[] {
+  return [null, ...cfg.epochs].map((epoch) => ({ epoch, metanetPath: epoch === null ? null : metanetPathOf(epoch), zooDir, entries, cfg, seed }));
 }
 
-export function selectCheckpoint(
-  metanetPathOf: (e: number) => string, models: DataModel[], train: Dataset, val: Dataset, cfg: SelectConfig, seed = 0, hooks: SelectHooks = {},
-): SelectionResult {
-  const original = evaluateFamilyMember(null, metanetPathOf, models, train, val, cfg, seed);
-  hooks.onMember?.(original);
-  const family: CurveFamilyMember[] = [];
-  for (const e of cfg.epochs) {
-    const m = evaluateFamilyMember(e, metanetPathOf, models, train, val, cfg, seed);
-    m.eligible = m.startAcc >= original.startAcc - cfg.tolerance;
-    family.push(m);
-    hooks.onMember?.(m);
-  }
+/** Applies the selection rule to the evaluated family (the member with epoch null is the original). */
+export function chooseCheckpoint(members: CurveFamilyMember[], cfg: SelectConfig): SelectionResult {
+  const original = members.find((m) => m.epoch === null)!;
+  const family = members.filter((m) => m.epoch !== null).sort((a, b) => a.epoch! - b.epoch!);
   let best: CurveFamilyMember | undefined;
-  for (const m of family) if (m.eligible && (best === undefined || m.farAcc > best.farAcc)) best = m;
-  const chosen = best?.epoch ?? cfg.epochs[0];
+  for (const m of family) {
+    m.eligible = m.startAcc >= original.startAcc - cfg.tolerance;
+    if (m.eligible && (best === undefined || m.farAcc > best.farAcc)) best = m;
+  }
   return {
-    chosen: chosen ?? -1,
+    chosen: best?.epoch ?? family[0]?.epoch ?? -1,
     original,
     family,
     rule: `highest mean validation accuracy at speed-ups ≥ ${cfg.farFrom}× among epochs whose unpruned accuracy is within ${(100 * cfg.tolerance).toFixed(1)} pt of the original's`,

@@ -15,6 +15,7 @@ import { evaluate } from '../train/evaluate.js';
 import { checkpointExists, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { pruneToSpeedup } from '../prune/index.js';
+import { runJobs, type DataRecipe } from './workers.js';
 
 export interface ZooConfig {
   model: string;
@@ -84,47 +85,63 @@ export interface ZooHooks {
   onStart?(index: number): void;
 }
 
+/** Trains, pre-prunes and saves data model `index` of the zoo; deterministic for (cfg, index). */
+export function trainDataModel(cfg: ZooConfig, data: DatasetSplits, dir: string, index: number): ZooEntry {
+  const seed = cfg.seed + index;
+  const t0 = performance.now();
+  const { graph: g0, params } = createModel(cfg.model, data, seed, cfg.width);
+  const trainSet = cfg.trainImages > 0 ? subset(data.train, cfg.trainImages, seed) : data.train;
+  train({ graph: g0, params, train: trainSet, config: { ...toTrainConfig(cfg.recipe), seed } });
+  const trainedAcc = evaluate(g0, params, data.test).acc;
+  let graph: ModelGraph = cloneGraph(g0);
+  let p: Params = params;
+  let speedup = 1;
+  if (cfg.prePrune.speedup > 1) {
+    const r = pruneToSpeedup(g0, params, { speedup: cfg.prePrune.speedup });
+    graph = r.graph;
+    p = r.params;
+    speedup = r.speedup;
+    finetune(graph, p, trainSet, { epochs: cfg.prePrune.finetuneEpochs, lr: cfg.prePrune.lr, seed });
+  }
+  const path = `models/model_${index}`;
+  const entry: ZooEntry = {
+    index, seed, split: index >= cfg.count - cfg.heldOut ? 'heldout' : 'train', path,
+    acc: evaluate(graph, p, data.test).acc, trainedAcc, speedup, macs: countOps(graph).macs, seconds: (performance.now() - t0) / 1000,
+  };
+  saveCheckpoint(join(dir, path), { graph, params: p, metadata: { zoo: entry } });
+  return entry;
+}
+
+export interface ZooParallel {
+  /** Worker threads training models concurrently (1: in this thread). */
+  workers: number;
+  /** How a worker rebuilds the same data (it cannot receive the arrays cheaply). */
+  loadData: DataRecipe;
+}
+
 /** Trains the zoo into `dir`, skipping models already present (resume). */
-export function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string, hooks: ZooHooks = {}): Zoo {
+export async function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string, hooks: ZooHooks = {}, parallel?: ZooParallel): Promise<Zoo> {
   if (cfg.heldOut < 1 || cfg.heldOut >= cfg.count) throw new Error(`zoo: heldOut must be between 1 and count-1 (count ${cfg.count}, heldOut ${cfg.heldOut})`);
   const existing = existsSync(join(dir, INDEX)) ? readZoo(dir).entries : [];
+  const baseMacs = countOps(createModel(cfg.model, data, cfg.seed, cfg.width).graph).macs;
   const entries: ZooEntry[] = [];
-  let baseMacs = 0;
+  const todo: number[] = [];
   for (let i = 0; i < cfg.count; i++) {
-    const seed = cfg.seed + i;
-    const { graph: g0, params } = createModel(cfg.model, data, seed, cfg.width);
-    baseMacs = countOps(g0).macs;
-    const prev = existing.find((e) => e.index === i && e.seed === seed);
-    if (prev) {
-      entries.push(prev);
-      continue;
-    }
-    hooks.onStart?.(i);
-    const t0 = performance.now();
-    const trainSet = cfg.trainImages > 0 ? subset(data.train, cfg.trainImages, seed) : data.train;
-    train({ graph: g0, params, train: trainSet, config: { ...toTrainConfig(cfg.recipe), seed } });
-    const trainedAcc = evaluate(g0, params, data.test).acc;
-    let graph: ModelGraph = cloneGraph(g0);
-    let p: Params = params;
-    let speedup = 1;
-    if (cfg.prePrune.speedup > 1) {
-      const r = pruneToSpeedup(g0, params, { speedup: cfg.prePrune.speedup });
-      graph = r.graph;
-      p = r.params;
-      speedup = r.speedup;
-      finetune(graph, p, trainSet, { epochs: cfg.prePrune.finetuneEpochs, lr: cfg.prePrune.lr, seed });
-    }
-    const path = `models/model_${i}`;
-    const acc = evaluate(graph, p, data.test).acc;
-    const entry: ZooEntry = {
-      index: i, seed, split: i >= cfg.count - cfg.heldOut ? 'heldout' : 'train', path, acc, trainedAcc, speedup,
-      macs: countOps(graph).macs, seconds: (performance.now() - t0) / 1000,
-    };
-    saveCheckpoint(join(dir, path), { graph, params: p, metadata: { zoo: entry } });
-    entries.push(entry);
-    writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, entries });
-    hooks.onModel?.(entry, entries.length, cfg.count);
+    const prev = existing.find((e) => e.index === i && e.seed === cfg.seed + i);
+    if (prev) entries.push(prev);
+    else todo.push(i);
   }
+  const finish = (e: ZooEntry) => {
+    entries.push(e);
+    entries.sort((a, b) => a.index - b.index);
+    writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, entries });
+    hooks.onModel?.(e, entries.length, cfg.count);
+  };
+  await runJobs('zoo-model', todo.map((index) => ({ cfg, dir, index })), {
+    workers: parallel?.workers ?? 1, recipe: parallel?.loadData ?? { spec: '', valImages: 0, splitSeed: 0 },
+    inProcess: (j) => trainDataModel(cfg, data, dir, j.index),
+    onStart: (j) => hooks.onStart?.(j.index), onResult: (e: ZooEntry) => finish(e),
+  });
   writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, entries });
   return { dir, baseMacs, entries };
 }

@@ -15,14 +15,15 @@ const cfg: PipelineConfig = {
   ...DEFAULT_PIPELINE,
   out: dir,
   valImages: 300,
+  workers: 2,
   zoo: { ...DEFAULT_PIPELINE.zoo, width: 0.5, count: 3, heldOut: 1, trainImages: 600, recipe: { ...DEFAULT_PIPELINE.zoo.recipe, epochs: 1 }, prePrune: { speedup: 1.2, finetuneEpochs: 1, lr: 0.01 } },
   meta: { ...DEFAULT_PIPELINE.meta, epochs: 2, milestones: [1], batchesPerStep: 1, batchSize: 64, gnn: { layers: 1, hidden: 8, eps: 0.03, seed: 0 } },
   select: { ...DEFAULT_PIPELINE.select, every: 1, models: 1, adapt: { kind: 'bn', epochs: 0, lr: 0.01, images: 300 }, curve: { maxSpeedup: 2.5, points: [1.5, 2, 2.5], iterativeSteps: 50 } },
   compare: { ...DEFAULT_PIPELINE.compare, targets: [2], seeds: 2, adapt: { kind: 'finetune', epochs: 1, lr: 0.01, images: 300 }, finetuneEpochs: 1 },
 };
 
-test('miniature pipeline: zoo → meta-train → select → compare', () => {
-  const r = runPipeline(cfg);
+test('miniature pipeline: zoo → meta-train → select → compare', async () => {
+  const r = await runPipeline(cfg);
   assert.equal(r.stage, 'compare');
   const selection = r.selection!, rows = r.rows!, summary = r.summary!, table = r.table!;
   // zoo: 3 checkpoints, pre-pruned to ≥ 1.2×
@@ -49,13 +50,13 @@ test('miniature pipeline: zoo → meta-train → select → compare', () => {
   assert.ok(table.includes('metanet') && table.includes('±'));
 });
 
-test('resume after a kill: a deleted later stage is recomputed, finished stages are reused', () => {
+test('resume after a kill: a deleted later stage is recomputed, finished stages are reused', async () => {
   const zooIndex = readFileSync(join(dir, 'zoo', 'zoo.json'), 'utf8');
   // "kill" during meta-training: the last epoch checkpoint and everything after it never happened
   unlinkSync(join(dir, 'meta', 'metanet_epoch_1.json'));
   unlinkSync(join(dir, 'compare.json'));
   unlinkSync(join(dir, 'selection.json'));
-  const r = runPipeline(cfg);
+  const r = await runPipeline(cfg);
   assert.equal(readFileSync(join(dir, 'zoo', 'zoo.json'), 'utf8'), zooIndex, 'zoo was retrained instead of reused');
   assert.ok(existsSync(join(dir, 'meta', 'metanet_epoch_1.json')));
   assert.equal(r.rows!.length, 6);

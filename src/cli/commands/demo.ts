@@ -22,7 +22,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
       },
       epilog: `Examples:\n  metaprune ${name} --quick\n  metaprune ${name} meta.epochs=60 select.tolerance=0.03\n\nStages: zoo (data models) → meta-train → select (checkpoint by no-finetune curves on validation data) → compare (a) metanetwork, (b) prune only, (c) sparse training, on test data.\n\nConfig keys:\n${describeConfig(defaults)}`,
     },
-    run(args, ctx) {
+    async run(args, ctx) {
       let cfg = resolveConfig(defaults, args, { out: 'out', model: 'zoo.model' });
       if (flagBoolean(args, 'quick')) cfg = quickConfig(cfg);
       const run = new RunDir(cfg.out, cfg);
@@ -30,7 +30,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
       let bar: Progress | null = null;
       const say = (s: string) => { if (!ctx.json) ctx.err(s); };
       try {
-        const r = runPipeline(cfg, {
+        const r = await runPipeline(cfg, {
           stage: (s, d) => { bar?.done(); bar = null; say(`[${s}] ${d ?? ''}`); run.log({ kind: 'stage', stage: s, detail: d }); },
           zooModel: (e, done, total) => {
             run.log({ kind: 'zoo-model', ...e });
