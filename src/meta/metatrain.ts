@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
+import type { Buf } from '../tensor/kernels.js';
 import { backward, valueAndGrad } from '../tensor/autograd.js';
 import { crossEntropy } from '../tensor/ops/softmax.js';
 import { Rng } from '../tensor/random.js';
@@ -15,7 +16,7 @@ import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
 import { batches, type Dataset } from '../data/index.js';
 import { AdamW, type OptimizerState } from '../train/optim.js';
 import { lrAt } from '../train/schedule.js';
-import { regularizerGrad, getGroups } from '../prune/index.js';
+import { regularizerGrad, getGroups, type Group } from '../prune/index.js';
 import { Metanet, type MetanetConfig, saveMetanet, loadMetanet, metanetCheckpointExists } from './metanet.js';
 import type { DataModel } from './zoo.js';
 
@@ -80,7 +81,8 @@ export function ceGradient(graph: ModelGraph, params: Params, data: Dataset, nBa
   let b = 0;
   for (const batch of batches(data, batchSize, { shuffle: true, seed, epoch })) {
     if (b++ >= nBatches) break;
-    const x = new Tensor(batch.x, batch.shape);
+    const x32 = new Tensor(batch.x, batch.shape);
+    const x = params[names[0]].dtype === 'float64' ? x32.to('float64') : x32;
     const { value, grads } = valueAndGrad((p: Record<string, Tensor>) =>
       crossEntropy(forward(graph, { ...params, ...p }, x, { training: false }), batch.y))(trainable);
     ce += value.item();
@@ -91,6 +93,77 @@ export function ceGradient(graph: ModelGraph, params: Params, data: Dataset, nBa
     }
   }
   return { ce, grads: total };
+}
+
+export interface MetaGradientOptions {
+  batches: number;
+  batchSize: number;
+  seed: number;
+  epoch: number;
+  alpha: number;
+  /** λ, or a rule giving λ from ‖∇ΣCE‖ and ‖∇R‖ at λ = 1 (the automatic setting of the first step). */
+  reg: number | ((gradCeNorm: number, gradR1Norm: number) => number);
+  groups: Group[];
+}
+
+export interface MetaGradient {
+  /** Σ_b CE_b at θ'. */
+  ce: number;
+  /** R(θ') = (λ/2) Σ sg(γ)‖slice‖². */
+  r: number;
+  reg: number;
+  gradCeNorm: number;
+  gradR1Norm: number;
+  /** ∂(ΣCE + R)/∂φ by name. */
+  grads: Record<string, Tensor>;
+}
+
+/**
+ * The meta-gradient of one step (method §3.2): θ' = M_φ(θ) on the tape; g = ∇θ'ΣCE + ∇θ'R by
+ * ordinary backprop on detached θ' (γ of R is a stop-gradient); then ONE vector–Jacobian product
+ * J_φ(θ')ᵀ g through the metanetwork. No second-order terms.
+ */
+export function metaGradient(metanet: Metanet, dm: DataModel, data: Dataset, o: MetaGradientOptions): MetaGradient {
+  const phi: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(metanet.params)) {
+    const l = t.detach();
+    l.requiresGrad = true;
+    phi[k] = l;
+  }
+  const generated = metanet.apply(dm.graph, dm.params, phi);
+  const names = trainableNames(dm.graph);
+  const gen: Params = { ...dm.params };
+  for (const n of names) gen[n] = generated[n].detach();
+  const { ce, grads: gCe } = ceGradient(dm.graph, gen, data, o.batches, o.batchSize, o.seed, o.epoch);
+  const gR1 = regularizerGrad(dm.graph, gen, o.groups, { reg: 1, alpha: o.alpha });
+  const nCe = norm(gCe);
+  const nR1 = norm(gR1);
+  const reg = typeof o.reg === 'number' ? o.reg : o.reg(nCe, nR1);
+  let r = 0;
+  const outs: Tensor[] = [];
+  const cot: Buf[] = [];
+  for (const n of names) {
+    const gc = gCe[n].data;
+    const g = gc.slice();
+    const gr = gR1[n]?.data;
+    const w = gen[n].data;
+    if (gr) {
+      for (let i = 0; i < g.length; i++) {
+        g[i] += reg * gr[i];
+        r += 0.5 * reg * gr[i] * w[i];
+      }
+    }
+    for (let i = 0; i < g.length; i++) {
+      if (!Number.isFinite(g[i])) throw new Error(`meta-train: non-finite gradient for '${n}' of data model ${dm.entry.index} (epoch ${o.epoch + 1})`);
+    }
+    outs.push(generated[n]);
+    cot.push(g);
+  }
+  const leaves = Object.keys(phi).map((k) => phi[k]);
+  const gPhi = backward(outs, cot, leaves);
+  const grads: Record<string, Tensor> = {};
+  Object.keys(phi).forEach((k, i) => (grads[k] = new Tensor(gPhi[i], phi[k].shape)));
+  return { ce, r, reg, gradCeNorm: nCe, gradR1Norm: nR1, grads };
 }
 
 export interface MetaTrainResult {
@@ -127,7 +200,12 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
   if (start === 0) {
     saveMetanet(metanetPath(dir, -1), metanet, { epoch: -1, reg });
   }
-  const groupsCache = new Map<ModelGraph, ReturnType<typeof getGroups>>();
+  const groupsCache = new Map<ModelGraph, Group[]>();
+  const groupsFor = (g: ModelGraph): Group[] => {
+    let groups = groupsCache.get(g);
+    if (!groups) groupsCache.set(g, (groups = getGroups(g)));
+    return groups;
+  };
   let step = start * models.length;
   for (let epoch = start; epoch < cfg.epochs; epoch++) {
     const lr = lrAt({ kind: 'multistep', milestones: cfg.milestones, gamma: cfg.gamma }, cfg.lr, epoch, cfg.epochs);
@@ -136,46 +214,12 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
     for (const mi of order) {
       const t0 = performance.now();
       const dm = models[mi];
-      // 1. θ' = M_φ(θ) with φ traced.
-      const phi: Record<string, Tensor> = {};
-      for (const [k, t] of Object.entries(metanet.params)) {
-        const l = t.detach();
-        l.requiresGrad = true;
-        phi[k] = l;
-      }
-      const generated = metanet.apply(dm.graph, dm.params, phi);
-      const names = trainableNames(dm.graph);
-      const gen: Params = { ...dm.params };
-      for (const n of names) gen[n] = generated[n].detach();
-      // 2. g = ∇θ' ΣCE + ∇θ' R at the generated weights.
-      const { ce, grads: gCe } = ceGradient(dm.graph, gen, data, cfg.batchesPerStep, cfg.batchSize, cfg.seed + step, epoch);
-      let groups = groupsCache.get(dm.graph);
-      if (!groups) groupsCache.set(dm.graph, (groups = getGroups(dm.graph)));
-      const gR1 = regularizerGrad(dm.graph, gen, groups, { reg: 1, alpha: cfg.alpha });
-      const nCe = norm(gCe);
-      const nR1 = norm(gR1);
-      if (reg === 0) reg = nR1 > 0 ? (cfg.regRatio * nCe) / nR1 : 1;
-      let rValue = 0;
-      const cot: Float32Array[] = [];
-      const outs: Tensor[] = [];
-      for (const n of names) {
-        const g = new Float32Array(gCe[n].size);
-        const r = gR1[n];
-        const w = gen[n].data;
-        for (let i = 0; i < g.length; i++) {
-          const gr = r ? reg * r.data[i] : 0;
-          g[i] = gCe[n].data[i] + gr;
-          rValue += 0.5 * gr * w[i];
-        }
-        if (!Number.isFinite(g.reduce((a, v) => a + v, 0))) throw new Error(`meta-train: non-finite gradient for '${n}' at epoch ${epoch + 1}, step ${step + 1}`);
-        outs.push(generated[n]);
-        cot.push(g);
-      }
-      // 3. One VJP through the metanetwork.
-      const leaves = Object.keys(phi).map((k) => phi[k]);
-      const gPhi = backward(outs, cot, leaves);
-      const grads: Record<string, Tensor> = {};
-      Object.keys(phi).forEach((k, i) => (grads[k] = new Tensor(gPhi[i], phi[k].shape)));
+      const { ce, r: rValue, gradCeNorm: nCe, gradR1Norm: nR1, reg: usedReg, grads } = metaGradient(metanet, dm, data, {
+        batches: cfg.batchesPerStep, batchSize: cfg.batchSize, seed: cfg.seed + step, epoch, alpha: cfg.alpha,
+        reg: reg > 0 ? reg : (c, r1) => (r1 > 0 ? (cfg.regRatio * c) / r1 : 1),
+        groups: groupsFor(dm.graph),
+      });
+      reg = usedReg;
       opt.step(metanet.params, grads, lr);
       step++;
       hooks.onStep?.({
