@@ -18,6 +18,7 @@
  * Unknown keys are rejected with the closest matches and the list of valid keys; wrong types name
  * the key and the expected type; syntax errors name the file, line and column.
  */
+import { editDistance } from './suggest.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { LineCounter, isMap, isScalar, parse as parseYaml, parseDocument } from 'yaml';
@@ -116,25 +117,6 @@ export function configKeys(defaults: object, prefix: readonly string[] = []): st
     else out.push(joinPath(p));
   }
   return out;
-}
-
-/** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions). */
-function editDistance(a: string, b: string): number {
-  if (a === b) return 0;
-  const m = a.length;
-  const n = b.length;
-  const d: number[][] = Array.from({ length: m + 1 }, (_, i) => Array.from({ length: n + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= m; i++) {
-    const row = d[i] as number[];
-    const prev = d[i - 1] as number[];
-    for (let j = 1; j <= n; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
-      row[j] = v;
-    }
-  }
-  return (d[m] as number[])[n] as number;
 }
 
 /** Up to 3 valid dotted keys close to `wanted` (by full path or by last segment). */
