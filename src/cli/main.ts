@@ -38,13 +38,12 @@ export function cliSpec(): ArgSpec {
 }
 
 /** Runs the CLI; returns the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], io: Pick<CliContext, 'out' | 'err'> = {
+  out: (l) => process.stdout.write(l + '\n'),
+  err: (l) => process.stderr.write(l + '\n'),
+}): Promise<number> {
   const spec = cliSpec();
-  const ctx: CliContext = {
-    json: false,
-    out: (l) => process.stdout.write(l + '\n'),
-    err: (l) => process.stderr.write(l + '\n'),
-  };
+  const ctx: CliContext = { json: false, ...io };
   let debug = argv.includes('--debug');
   try {
     if (argv.includes('--version') || argv.includes('-V')) {
