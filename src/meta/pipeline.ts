@@ -38,12 +38,12 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   zoo: DEFAULT_ZOO,
   meta: DEFAULT_META_TRAIN,
   select: {
-    epochs: [], every: 5, models: 2, tolerance: 0.025, farFrom: 1.5,
+    epochs: [], every: 2, models: 2, tolerance: 0.03, farFrom: 1.5,
     adapt: { kind: 'finetune', epochs: 1, lr: 0.01, images: 4000 },
     curve: DEFAULT_CURVE,
   },
   compare: {
-    targets: [2, 3], seeds: 3,
+    targets: [2, 3, 4], seeds: 3,
     adapt: { kind: 'finetune', epochs: 1, lr: 0.01, images: 0 },
     finetuneEpochs: 2, finetuneLr: 0.01, reg: 0, alpha: 16,
   },

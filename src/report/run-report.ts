@@ -60,10 +60,12 @@ export function buildRunReport(runDir: string, backend: string): string {
   if (cmp) {
     const targets = [...new Set(cmp.summary.map((r) => r.target))];
     const arms = [...new Set(cmp.summary.map((r) => r.arm))];
+    const means = cmp.summary.map((r) => 100 * r.mean);
+    const lo = Math.max(0, Math.floor(Math.min(...means) - 5));
     charts.push({
       title: 'Test accuracy after pruning and finetuning (mean over seeds)',
       svg: barChart({
-        title: 'Comparison of arms', categories: targets.map((t) => `${t}×`), yLabel: 'test accuracy (%)',
+        title: 'Comparison of arms', categories: targets.map((t) => `${t}×`), yLabel: 'test accuracy (%)', yRange: [lo, 100],
         series: arms.map((a) => ({ name: a, values: targets.map((t) => 100 * (cmp.summary.find((r) => r.arm === a && r.target === t)?.mean ?? NaN)) })),
       }),
     });
