@@ -385,17 +385,18 @@ export function buildGraphPlan(g: ModelGraph): GraphPlan {
   return { model: g.name, numNodes, numEdges, nodeBlocks, edgeBlocks, edgeIndex, edgeOut, edgeIn, nodeParams, nodeMask, edgeMask, paramShapes };
 }
 
-const cache = new WeakMap<ModelGraph, GraphPlan>();
+const cache = new WeakMap<ModelGraph, { signature: string; plan: GraphPlan }>();
 
 /**
- * The plan of `g`, cached per graph object (graphs are immutable by convention: a pruned model is a
- * new graph object, so it gets its own plan).
+ * The plan of `g`, cached per graph object. Graphs are immutable by convention (a pruned model is a
+ * new graph object with its own plan); a graph edited in place is detected by its structural
+ * signature and re-planned.
  */
 export function graphPlan(g: ModelGraph): GraphPlan {
-  let p = cache.get(g);
-  if (p === undefined) {
-    p = buildGraphPlan(g);
-    cache.set(g, p);
-  }
-  return p;
+  const signature = JSON.stringify(g.nodes);
+  const hit = cache.get(g);
+  if (hit !== undefined && hit.signature === signature) return hit.plan;
+  const plan = buildGraphPlan(g);
+  cache.set(g, { signature, plan });
+  return plan;
 }

@@ -20,6 +20,8 @@
  *     n    = downlin(agg)                                 Linear(4H, H)
  *     e'   = Lin3(h)[src] ⊙ Lin4(h)[dst] ⊙ e
  *
+ * The gathers, products and the four aggregations run as the fused ops of gnn-ops.ts (tested equal
+ * to their compositions of engine ops); everything else is engine ops, so φ gets exact gradients.
  * The masks restrict the residual edit to entries backed by trainable parameters (identity edges,
  * 1×1 padding and BN running statistics pass through unchanged); without masks every entry changes.
  * Parameters are PyTorch-initialized (U(±1/√fan_in) for weight and bias) from a seeded Rng, and the
@@ -27,11 +29,10 @@
  */
 import { Tensor, allocBuf, type DType } from '../tensor/tensor.js';
 import { Rng } from '../tensor/random.js';
-import { add, clamp, mul, scale, silu, sqrt, square, sub } from '../tensor/ops/elementwise.js';
+import { add, mul, scale, silu } from '../tensor/ops/elementwise.js';
 import { linear } from '../tensor/ops/matmul.js';
 import { layerNorm } from '../tensor/ops/norm.js';
-import { concat, indexSelect } from '../tensor/ops/shape.js';
-import { segmentMax, segmentMean, segmentMin } from '../tensor/ops/segment.js';
+import { gatherMul3, pnaAggregate } from './gnn-ops.js';
 
 export interface GnnConfig {
   /** Message-passing layers L. */
@@ -133,27 +134,9 @@ function lin(phi: GnnParams, name: string, x: Tensor): Tensor {
   return linear(x, param(phi, `${name}.weight`), param(phi, `${name}.bias`));
 }
 
-const STD_MIN_VAR = 1e-5;
-
-/** PyG StdAggregation: sqrt(clamp(var, 1e-5)) with entries ≤ sqrt(1e-5) set to 0 (no gradient there). */
-function stdAggregate(m: Tensor, dst: Int32Array, N: number, mean: Tensor): Tensor {
-  const meanSq = segmentMean(square(m), dst, N);
-  const v = sub(meanSq, square(mean));
-  const st = sqrt(clamp(v, STD_MIN_VAR, Infinity));
-  const thr = st.dtype === 'float32' ? Math.fround(Math.sqrt(STD_MIN_VAR)) : Math.sqrt(STD_MIN_VAR);
-  const keep = allocBuf(st.dtype, st.size);
-  const d = st.data;
-  for (let i = 0; i < keep.length; i++) keep[i] = d[i] <= thr ? 0 : 1;
-  return mul(st, new Tensor(keep, st.shape));
-}
-
 /** Messages into `dst` nodes aggregated by mean/std/max/min and mixed by downlin: [N, H]. */
 function aggregate(phi: GnnParams, prefix: string, m: Tensor, dst: Int32Array, N: number): Tensor {
-  const mean = segmentMean(m, dst, N);
-  const std = stdAggregate(m, dst, N, mean);
-  const mx = segmentMax(m, dst, N);
-  const mn = segmentMin(m, dst, N);
-  return lin(phi, `${prefix}.downlin`, concat([mean, std, mx, mn], 1));
+  return lin(phi, `${prefix}.downlin`, pnaAggregate(m, dst, N));
 }
 
 function decode(phi: GnnParams, prefix: string, h: Tensor): Tensor {
@@ -194,19 +177,17 @@ export function gnnForward(phi: GnnParams, cfg: GnnConfig, g: GnnInput): GnnOutp
     const z = silu(lin(phi, `${p}.lin2`, hn));
     const q3 = silu(lin(phi, `${p}.lin3`, hn));
     const q4 = silu(lin(phi, `${p}.lin4`, hn));
-    const aOut = indexSelect(a, 0, out), aIn = indexSelect(a, 0, inn);
-    const zOut = indexSelect(z, 0, out), zIn = indexSelect(z, 0, inn);
-    const q3Out = indexSelect(q3, 0, out), q3In = indexSelect(q3, 0, inn);
-    const q4Out = indexSelect(q4, 0, out), q4In = indexSelect(q4, 0, inn);
     // Direction 1 (PyG flow source_to_target on edge_index): source j = out node, target i = in node.
-    const n1 = aggregate(phi, p, mul(mul(zIn, aOut), e), inn, N);
-    const e1 = mul(mul(q3Out, q4In), e);
-    // Direction 2 (edge_index[[1, 0]], s ⊙ e): source = in node, target = out node.
-    const es = mul(e, s);
-    const n2 = aggregate(phi, p, mul(mul(zOut, aIn), es), out, N);
-    const e2 = mul(mul(q3In, q4Out), es);
+    //   m = z[in] ⊙ a[out] ⊙ e;  e1 = Lin3(h)[out] ⊙ Lin4(h)[in] ⊙ e
+    const n1 = aggregate(phi, p, gatherMul3(z, inn, a, out, e), inn, N);
+    const e1 = gatherMul3(q3, out, q4, inn, e);
+    // Direction 2 (edge_index[[1, 0]] with s ⊙ e): source = in node, target = out node.
+    //   m = z[out] ⊙ a[in] ⊙ (s ⊙ e);  e2 = Lin3(h)[in] ⊙ Lin4(h)[out] ⊙ (s ⊙ e)
+    const n2 = aggregate(phi, p, gatherMul3(z, out, a, inn, e, s), out, N);
+    // The update adds s ⊙ e2 = Lin3(h)[in] ⊙ Lin4(h)[out] ⊙ e exactly, since s ⊙ s = 1.
+    const se2 = gatherMul3(q3, inn, q4, out, e);
     h = add(add(h, n1), n2);
-    e = add(add(e, e1), mul(e2, s));
+    e = add(add(e, e1), se2);
   }
   let dn = decode(phi, 'nodeDec', h);
   let de = decode(phi, 'edgeDec', e);

@@ -110,3 +110,14 @@ test('node and edge counts equal the hand-computed numbers', () => {
   assert.equal(plan.numNodes, 5607);
   assert.equal(plan.numEdges, 2275520);
 });
+
+test('a graph edited in place is re-planned', () => {
+  const g = buildModel('smallcnn');
+  const before = graphPlan(g);
+  const resized = resizeGraph(g, { conv3: 5 });
+  g.nodes = resized.nodes;
+  const after = graphPlan(g);
+  assert.notEqual(after, before);
+  assert.equal(after.numNodes, 219 - 32 + 5);
+  roundTrip(g, 50);
+});

@@ -92,7 +92,7 @@ test('identity shortcut: sparse diagonal edges (main node c ← input node c) wi
   }
   // edge order within a block: conv1, conv2, then the shortcut
   const names = ng.edgeBlocks.map((x) => x.name);
-  assert.ok(names.indexOf('layer1.1.conv1') < names.indexOf('layer1.1.conv2'));
+  assert.ok(names.indexOf('layer1.1.conv1') < names.indexOf('layer1.1.conv2'), 'conv1 edges before conv2 edges');
   assert.equal(names.indexOf('layer1.1.add'), names.indexOf('layer1.1.conv2') + 1);
   // the very first block's shortcut comes from the stem
   const first = block(ng, 'layer1.0.add');
@@ -185,7 +185,7 @@ test('masks: trainable node slots and weight-backed edge entries only', () => {
   assert.deepEqual(row(nm, nodes(ng, 'fc').offset), [0, 0, 0, 0, 1, 0, 0, 0, 0]);
   assert.deepEqual(row(nm, 0), [0, 0, 0, 0, 0, 0, 0, 0, 0]);
   for (let r = 0; r < ng.numNodes; r++) {
-    for (let c = 0; c < 9; c++) if (nm.data[r * 9 + c] === 1) assert.ok(NODE_CHANGEABLE_COLUMNS.includes(c));
+    for (let c = 0; c < 9; c++) if (nm.data[r * 9 + c] === 1) assert.ok(NODE_CHANGEABLE_COLUMNS.includes(c), `mask set in column ${c}`);
   }
   assert.deepEqual(row(em, block(ng, 'conv1').edgeOffset), [1, 1, 1, 1, 1, 1, 1, 1, 1]);
   assert.deepEqual(row(em, block(ng, 'layer2.0.downsample.0').edgeOffset), [0, 0, 0, 0, 1, 0, 0, 0, 0]);

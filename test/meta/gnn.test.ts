@@ -178,14 +178,17 @@ function permuteAxis(t: Tensor, axis: number, perm: number[]): Tensor {
   return new Tensor(out, shape);
 }
 
-/** θ with the hidden channels of conv2 permuted: rows of conv2, bn2's vectors, in-slices of conv3. */
-function permuteConv2(p: Params, perm: number[]): Params {
+/** θ with the channels of `conv` permuted: its rows (and bias), its BN's vectors, the in-slices of `next`. */
+function permuteLayer(p: Params, conv: string, bn: string, next: string, perm: number[]): Params {
   const q: Params = { ...p };
-  q['conv2.weight'] = permuteAxis(p['conv2.weight'], 0, perm);
-  for (const k of ['weight', 'bias', 'running_mean', 'running_var']) q[`bn2.${k}`] = permuteAxis(p[`bn2.${k}`], 0, perm);
-  q['conv3.weight'] = permuteAxis(p['conv3.weight'], 1, perm);
+  q[`${conv}.weight`] = permuteAxis(p[`${conv}.weight`], 0, perm);
+  if (p[`${conv}.bias`]) q[`${conv}.bias`] = permuteAxis(p[`${conv}.bias`], 0, perm);
+  for (const k of ['weight', 'bias', 'running_mean', 'running_var']) q[`${bn}.${k}`] = permuteAxis(p[`${bn}.${k}`], 0, perm);
+  q[`${next}.weight`] = permuteAxis(p[`${next}.weight`], 1, perm);
   return q;
 }
+
+const permuteConv2 = (p: Params, perm: number[]) => permuteLayer(p, 'conv2', 'bn2', 'conv3', perm);
 
 function maxRelDiff(a: Tensor, b: Tensor): number {
   let num = 0, den = 0;
@@ -217,6 +220,21 @@ test('permutation equivariance: permuting the channels of one layer permutes the
   // the generated networks compute the same function too, and differ from the original
   assert.ok(maxRelDiff(forward(g, b, x), forward(g, a, x)) < 1e-10, 'the permuted generated network computes a different function');
   assert.ok(maxRelDiff(a['conv2.weight'], p['conv2.weight']) > 1e-4, 'the metanetwork changed nothing');
+});
+
+test('permutation equivariance inside a residual block (ResNet-20 layer2.1: conv1 → bn1 → conv2)', () => {
+  const g = buildModel('resnet20');
+  const p = randomParams(g, 23, 'float64');
+  const rng = new Rng(24);
+  const perm = [...Array(32).keys()];
+  rng.shuffle(perm);
+  const P = (q: Params) => permuteLayer(q, 'layer2.1.conv1', 'layer2.1.bn1', 'layer2.1.conv2', perm);
+  const x = randn([2, 3, 8, 8], rng, 1, 'float64');
+  assert.ok(maxRelDiff(forward(g, P(p), x), forward(g, p, x)) < 1e-12, 'permuted network differs');
+  const m = new Metanet({ layers: 2, hidden: 8, eps: 0.5, seed: 3, dtype: 'float64' });
+  const a = P(noGrad(() => m.apply(g, p)));
+  const b = noGrad(() => m.apply(g, P(p)));
+  for (const k of Object.keys(p)) assert.ok(maxRelDiff(b[k], a[k]) < 1e-10, `'${k}': M(πθ) ≠ π M(θ) (rel ${maxRelDiff(b[k], a[k])})`);
 });
 
 function initClose(name: string, dtype: DType, seed: number): number {
