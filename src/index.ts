@@ -23,3 +23,18 @@ export { trainModelRun, createModel, parseDataSpec, DEFAULT_TRAIN_RUN, DEFAULT_R
 export { saveCheckpoint, loadCheckpoint, checkpointExists, CheckpointError, type Checkpoint } from './io/checkpoint.js';
 export { saveTensorFile, loadTensorFile } from './io/tensor-file.js';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
+export * from './io/onnx/index.js';
+export * from './prune/index.js';
+export * from './graph/index.js';
+export { Metanet, saveMetanet, loadMetanet, metanetApply, type MetanetConfig, type LoadedMetanet } from './meta/metanet.js';
+export { buildZoo, readZoo, loadDataModel, trainDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry, type DataModel } from './meta/zoo.js';
+export { metaTrain, metaGradient, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo, type MetaGradient } from './meta/metatrain.js';
+export { accuracySpeedupCurve, farAccuracy, DEFAULT_CURVE, type CurvePoint, type CurveOptions } from './meta/curves.js';
+export { chooseCheckpoint, runSelectJob, selectJobs, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './meta/select.js';
+export { runCompareJob, compareJobs, summarize, formatCompareTable, ARMS, type Arm, type CompareConfig, type CompareRow, type CompareSummaryRow } from './meta/compare.js';
+export { runPipeline, quickConfig, DEFAULT_PIPELINE, STAGES, type PipelineConfig, type PipelineResult, type Stage } from './meta/pipeline.js';
+export { recalibrateBn } from './train/bn-recalibrate.js';
+export { finetune } from './train/run.js';
+export { buildRunReport } from './report/run-report.js';
+export { lineChart, barChart } from './report/charts.js';
+export { renderReport, writeReport } from './report/html.js';
