@@ -297,3 +297,18 @@ export function randomImportance(o: { seed?: number } = {}): Importance {
 export function groupImportance(groups: readonly Group[], params: Params, importance: Importance = DEFAULT_IMPORTANCE, ctx?: ImportanceContext): (Float64Array | null)[] {
   return importance.scores(groups, params, ctx);
 }
+
+/** Importance criteria by the names the CLI and configs use. */
+export const IMPORTANCE_NAMES = ['l2', 'l1', 'bn-scale', 'random'] as const;
+export type ImportanceName = (typeof IMPORTANCE_NAMES)[number];
+
+/** The criterion called `name` (l2 = Meta Pruning's default: L2, mean reduction, max normalizer). */
+export function importanceByName(name: string, seed = 0): Importance {
+  switch (name) {
+    case 'l2': return magnitudeImportance({ p: 2 });
+    case 'l1': return magnitudeImportance({ p: 1 });
+    case 'bn-scale': return bnScaleImportance();
+    case 'random': return randomImportance({ seed });
+    default: throw new PruneError(`importance '${name}': choose ${IMPORTANCE_NAMES.join(', ')}`);
+  }
+}

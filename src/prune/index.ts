@@ -7,6 +7,7 @@ export {
 } from './depgraph.js';
 export {
   magnitudeImportance, bnScaleImportance, taylorImportance, randomImportance, normalizeImportance, reduceImportance, groupImportance, DEFAULT_IMPORTANCE,
+  importanceByName, IMPORTANCE_NAMES, type ImportanceName,
   type Importance, type ImportanceContext, type MagnitudeOptions, type TaylorOptions, type GroupReduction, type Normalizer,
 } from './importance.js';
 export {

@@ -9,7 +9,7 @@ import { UsageError, flagBoolean, flagList, flagNumber, flagString } from '../ar
 import { countOps, formatCount } from '../../ir/count.js';
 import type { ModelGraph, Params } from '../../ir/graph.js';
 import { cloneParams } from '../../ir/init.js';
-import { buildDependencyGraph, prunableGroups, pruneToSpeedup, magnitudeImportance, bnScaleImportance, randomImportance, type Importance } from '../../prune/index.js';
+import { buildDependencyGraph, prunableGroups, pruneToSpeedup, importanceByName, IMPORTANCE_NAMES } from '../../prune/index.js';
 import { loadOnnx, exportOnnx, ONNX_OPSET_RANGE, type ImportedOnnx } from '../../io/onnx/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadOnnxRuntime, compareOnnxLatencies, onnxRuntimeUnavailableReason, onnxRuntimeVersion } from '../../io/onnx/runtime.js';
@@ -17,17 +17,6 @@ import { loadDataset } from '../../data/index.js';
 import { parseDataSpec, finetune } from '../../train/run.js';
 import { evaluate } from '../../train/evaluate.js';
 
-const IMPORTANCES = ['l2', 'l1', 'bn-scale', 'random'];
-
-function importanceOf(name: string, seed: number): Importance {
-  switch (name) {
-    case 'l2': return magnitudeImportance({ p: 2 });
-    case 'l1': return magnitudeImportance({ p: 1 });
-    case 'bn-scale': return bnScaleImportance();
-    case 'random': return randomImportance({ seed });
-    default: throw new UsageError(`--importance '${name}': choose ${IMPORTANCES.join(', ')}`);
-  }
-}
 
 const shapeStr = (s: readonly (number | string)[]) => `[${s.join(', ')}]`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
@@ -89,7 +78,7 @@ export const onnxPruneCommand: Command = {
     flags: {
       speedup: { type: 'number', default: 2, description: 'target MACs speed-up' },
       out: { type: 'string', short: 'o', valueName: 'FILE', description: 'pruned model path (default: <model>-pruned.onnx)' },
-      importance: { type: 'string', default: 'l2', description: `channel importance: ${IMPORTANCES.join(' | ')}` },
+      importance: { type: 'string', default: 'l2', description: `channel importance: ${IMPORTANCE_NAMES.join(' | ')}` },
       'iterative-steps': { type: 'number', default: 200, description: 'steps of the progressive schedule' },
       'round-to': { type: 'number', default: 1, description: 'keep channel counts multiples of this' },
       data: { type: 'string', valueName: 'SPEC', description: 'dataset to measure accuracy before/after (fashion-mnist-14, idx:DIR, cifar10:DIR, cifar100:DIR)' },
@@ -114,7 +103,8 @@ export const onnxPruneCommand: Command = {
     const out = flagString(args, 'out') ?? join(dirname(path), `${basename(path, extname(path))}-pruned.onnx`);
     const seed = flagNumber(args, 'seed') ?? 0;
     const importanceName = flagString(args, 'importance') ?? 'l2';
-    const importance = importanceOf(importanceName, seed);
+    if (!(IMPORTANCE_NAMES as readonly string[]).includes(importanceName)) throw new UsageError(`--importance '${importanceName}': choose ${IMPORTANCE_NAMES.join(', ')}`);
+    const importance = importanceByName(importanceName, seed);
     const batch = parseBatch(flagString(args, 'batch'));
     const runs = flagNumber(args, 'runs') ?? 20;
     if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs must be a positive integer, got ${runs}`);

@@ -9,7 +9,7 @@ import { countOps, formatCount } from '../../ir/count.js';
 import { loadDataset } from '../../data/index.js';
 import { parseDataSpec, finetune } from '../../train/run.js';
 import { evaluate } from '../../train/evaluate.js';
-import { pruneToSpeedup, magnitudeImportance, bnScaleImportance, randomImportance, type Importance } from '../../prune/index.js';
+import { pruneToSpeedup, importanceByName } from '../../prune/index.js';
 import { loadMetanet } from '../../meta/metanet.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { cloneParams } from '../../ir/init.js';
@@ -32,15 +32,6 @@ export const DEFAULT_PRUNE_RUN = {
   seed: 0,
 };
 
-function importanceOf(name: string, seed: number): Importance {
-  switch (name) {
-    case 'l2': return magnitudeImportance({ p: 2 });
-    case 'l1': return magnitudeImportance({ p: 1 });
-    case 'bn-scale': return bnScaleImportance();
-    case 'random': return randomImportance({ seed });
-    default: throw new Error(`importance '${name}': choose l2, l1, bn-scale or random`);
-  }
-}
 
 /** Output channels of every conv/linear, for the before/after chart. */
 function channels(g: ModelGraph): Map<string, number> {
@@ -89,7 +80,7 @@ export const pruneCommand: Command = {
         say(`after metanetwork + ${cfg.metanetFinetuneEpochs} finetune epoch(s): ${pct(accMeta)}`);
       }
       const r = pruneToSpeedup(ck.graph, cloneParams(params), {
-        speedup: cfg.speedup, importance: importanceOf(cfg.importance, cfg.seed), iterativeSteps: cfg.iterativeSteps,
+        speedup: cfg.speedup, importance: importanceByName(cfg.importance, cfg.seed), iterativeSteps: cfg.iterativeSteps,
         roundTo: cfg.roundTo, globalPruning: cfg.globalPruning, ...(cfg.ignoredLayers.length > 0 ? { ignoredLayers: cfg.ignoredLayers } : {}),
       });
       const after = countOps(r.graph);
