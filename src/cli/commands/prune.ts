@@ -13,6 +13,8 @@ import { pruneToSpeedup, importanceByName } from '../../prune/index.js';
 import { loadMetanet } from '../../meta/metanet.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { cloneParams } from '../../ir/init.js';
+import { buildRunReport } from '../../report/run-report.js';
+import { getBackend } from '../../tensor/registry.js';
 import type { ModelGraph } from '../../ir/graph.js';
 
 export const DEFAULT_PRUNE_RUN = {
@@ -100,6 +102,8 @@ export const pruneCommand: Command = {
         checkpoint: join(run.checkpoints, 'pruned'),
       };
       run.writeSummary(summary);
+      run.close();
+      buildRunReport(cfg.out, getBackend());
       if (ctx.json) ctx.out(JSON.stringify(summary));
       else say(`pruned checkpoint: ${summary.checkpoint}`);
     } finally {

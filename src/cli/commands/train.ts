@@ -8,6 +8,8 @@ import { Progress } from '../progress.js';
 import { RunDir } from '../../report/run-dir.js';
 import { trainModelRun, DEFAULT_TRAIN_RUN } from '../../train/run.js';
 import { formatCount } from '../../ir/count.js';
+import { buildRunReport } from '../../report/run-report.js';
+import { getBackend } from '../../tensor/registry.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -48,6 +50,8 @@ export const trainCommand: Command = {
         checkpoint: join(run.checkpoints, `epoch_${cfg.train.epochs - 1}`), resumedFrom: r.resumedFrom,
       };
       run.writeSummary(summary);
+      run.close();
+      buildRunReport(cfg.out, getBackend());
       if (ctx.json) ctx.out(JSON.stringify(summary));
       else ctx.out(`done: test accuracy ${r.final ? (100 * r.final.acc).toFixed(2) + '%' : 'n/a'}, MACs ${formatCount(r.macs)}, params ${formatCount(r.paramCount)}; run in ${cfg.out}`);
     } finally {
