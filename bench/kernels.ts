@@ -3,6 +3,7 @@
  * input gradient, filter gradient) at batch 64. Run directly (`node --import tsx bench/kernels.ts`
  * or `node dist/bench/kernels.js`) to print a table; `benchKernels()` returns the rows.
  */
+import { Rng } from '../src/tensor/random.js';
 import { pathToFileURL } from 'node:url';
 import type { ConvGeom, KernelMap } from '../src/tensor/kernels.js';
 import { tsKernels } from '../src/tensor/backends/ts/kernels.js';
@@ -17,15 +18,10 @@ export interface Row {
   gflops: number;
 }
 
+/** A uniform [0, 1) stream from the engine's seeded generator. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function randF32(n: number, r: () => number): Float32Array {

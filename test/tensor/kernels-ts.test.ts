@@ -2,21 +2,16 @@
  * The reference `ts` kernels against naive direct-loop definitions written here (float64 math),
  * for Float64Array (tight tolerance) and Float32Array (float32 tolerance).
  */
+import { Rng } from '../../src/tensor/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tsKernels as K } from '../../src/tensor/backends/ts/kernels.js';
 import type { Buf, ConvGeom, PoolGeom } from '../../src/tensor/kernels.js';
 
-/** mulberry32: small deterministic PRNG. */
+/** A uniform [0, 1) stream from the engine's seeded generator. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;

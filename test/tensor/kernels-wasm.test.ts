@@ -3,6 +3,7 @@
  * error (max|a-b| / max(1, max|b|)), on random shapes including odd sizes, all trans combos,
  * accumulate, odd channel counts, groups / depthwise, and GEMM block-boundary sizes.
  */
+import { Rng } from '../../src/tensor/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,16 +15,10 @@ import type { ConvGeom, KernelMap, PoolGeom } from '../../src/tensor/kernels.js'
 
 const TOL = 1e-5;
 
-/** mulberry32: small deterministic PRNG. */
+/** A uniform [0, 1) stream from the engine's seeded generator. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function randF32(n: number, rnd: () => number): Float32Array {
