@@ -14,6 +14,7 @@
 import type { ModelGraph, Params } from '../ir/graph.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../tensor/random.js';
+import { axisView } from '../tensor/ops/shape.js';
 import { PruneError } from './errors.js';
 import type { Group, GroupSlice } from './depgraph.js';
 import type { SliceKind } from './rules.js';
@@ -116,10 +117,7 @@ export function reduceImportance(members: readonly (readonly (number | null)[])[
 
 /** Per index along `axis`, Σ values[e] over all other axes (values: per element, same layout as t). */
 function axisSums(t: Tensor, axis: number, values: ArrayLike<number>, transform?: (x: number) => number): Float64Array {
-  const n = t.shape[axis];
-  let inner = 1;
-  for (let d = axis + 1; d < t.rank; d++) inner *= t.shape[d];
-  const outer = n === 0 ? 0 : t.size / (n * inner);
+  const { outer, n, inner } = axisView(t.shape, axis);
   const out = new Float64Array(n);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < n; j++) {
@@ -137,10 +135,7 @@ function axisSums(t: Tensor, axis: number, values: ArrayLike<number>, transform?
 function powAxisSums(t: Tensor, axis: number, p: number): Float64Array {
   const d = t.data;
   if (p === 2) {
-    const n = t.shape[axis];
-    let inner = 1;
-    for (let k = axis + 1; k < t.rank; k++) inner *= t.shape[k];
-    const outer = n === 0 ? 0 : t.size / (n * inner);
+    const { outer, n, inner } = axisView(t.shape, axis);
     const out = new Float64Array(n);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < n; j++) {
