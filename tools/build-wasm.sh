@@ -4,16 +4,22 @@
 #   src/tensor/backends/wasm/kernels-wasm-bytes.ts (same bytes as a base64 string constant, so the
 #                                                   module loads identically under tsx and from dist/)
 # Both outputs are committed; users need no compiler. Requires clang (>= 14) and wasm-ld (lld).
+# The module is built for threads: it imports a shared memory (env.memory), uses atomics and
+# memory.atomic.wait/notify, and exports __stack_pointer so that every worker instance gets its own
+# stack (see src/tensor/backends/wasm/index.ts).
 # EXTRA_CFLAGS (e.g. "-DKC=128 -DNC=1024") overrides GEMM blocking for tuning experiments.
+# WASM_NAMES=1 keeps the function-name section (profiles then show C function names; do not commit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=src/tensor/backends/wasm
 CLANG=${CLANG:-clang}
 
 "$CLANG" ${EXTRA_CFLAGS:-} --target=wasm32 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -msign-ext \
+  -matomics -mmutable-globals \
   -nostdlib -ffreestanding -fno-builtin -std=c11 -Wall -Wextra -Wno-unused-parameter \
-  -Wl,--no-entry -Wl,--export-dynamic -Wl,--export=__heap_base \
-  -Wl,--initial-memory=1048576 -Wl,--max-memory=4294901760 -Wl,--strip-all \
+  -Wl,--no-entry -Wl,--export-dynamic -Wl,--export=__heap_base -Wl,--export=__stack_pointer \
+  -Wl,--shared-memory -Wl,--import-memory -Wl,-z,stack-size=262144 \
+  -Wl,--initial-memory=1048576 -Wl,--max-memory=4294901760 $([ "${WASM_NAMES:-0}" = 1 ] && echo -Wl,--strip-debug || echo -Wl,--strip-all) \
   -o "$DIR/kernels.wasm" "$DIR/kernels.c"
 
 {

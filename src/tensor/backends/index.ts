@@ -16,3 +16,6 @@ if (requested !== undefined && requested !== '') {
   else process.stderr.write(`metaprune: backend '${requested}' is not available here; using ${hasBackend('wasm') ? 'wasm' : 'ts'}\n`);
 }
 if ((requested === undefined || requested === '' || !hasBackend(requested as BackendName)) && hasBackend('wasm')) setBackend('wasm');
+
+/** Thread controls of the wasm backend (METAPRUNE_THREADS sets the initial count). */
+export { getThreads, setThreads, wasmThreadStats, wasmThreadsReady, type WasmThreadStats } from './wasm/index.js';

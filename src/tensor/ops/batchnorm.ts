@@ -12,6 +12,16 @@ import { record } from '../autograd.js';
 import { kernel } from '../registry.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { checkDtypes } from './util.js';
+import { fastOps, type FastOps } from '../backends/fast.js';
+
+/** Below this many elements the plain kernel calls are as fast as the fused paths. */
+const FAST_MIN = 2048;
+
+function fastFor(n: number, ...bufs: Buf[]): FastOps | undefined {
+  if (n < FAST_MIN) return undefined;
+  for (const b of bufs) if (!(b instanceof Float32Array)) return undefined;
+  return fastOps();
+}
 
 export interface BatchNormOptions {
   /** Training mode normalizes with the batch statistics and updates the running buffers; eval mode uses the buffers. */
@@ -69,34 +79,56 @@ export function batchNorm(
 
   const mean = allocBuf(dtype, C);
   const invstd = allocBuf(dtype, C);
+  const scale = allocBuf(dtype, C);
+  const shift = allocBuf(dtype, C);
+  let outData: Buf;
+  /** Fills scale and shift from invstd and the affine parameters. */
+  const affineCoefs = (): readonly [Buf, Buf] => {
+    for (let c = 0; c < C; c++) {
+      scale[c] = (gamma ? gamma.data[c] : 1) * invstd[c];
+      shift[c] = beta ? beta.data[c] : 0;
+    }
+    return [scale, shift];
+  };
   if (opts.training) {
     if (count <= 1) throw new TensorError(op, `expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
     const variance = allocBuf(dtype, C);
-    kernel('channelMoments')(x.data, mean, variance, N, C, HW);
-    for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(variance[c] + eps);
-    if (runningMean && runningVar) {
-      const rm = runningMean.data, rv = runningVar.data;
-      const unbias = count / (count - 1);
-      for (let c = 0; c < C; c++) {
-        rm[c] = (1 - momentum) * rm[c] + momentum * mean[c];
-        rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * unbias;
+    /** After the batch moments: invstd and the running statistics. */
+    const useMoments = (): void => {
+      for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(variance[c] + eps);
+      if (runningMean && runningVar) {
+        const rm = runningMean.data, rv = runningVar.data;
+        const unbias = count / (count - 1);
+        for (let c = 0; c < C; c++) {
+          rm[c] = (1 - momentum) * rm[c] + momentum * mean[c];
+          rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * unbias;
+        }
       }
+    };
+    const f = fastFor(x.size, x.data, mean);
+    if (f) {
+      // Same kernels in the same order, with one copy of x into the backend.
+      outData = f.batchNormForward(x.data as Float32Array, mean as Float32Array, variance as Float32Array, N, C, HW, () => {
+        useMoments();
+        return affineCoefs() as [Float32Array, Float32Array];
+      });
+    } else {
+      kernel('channelMoments')(x.data, mean, variance, N, C, HW);
+      useMoments();
+      affineCoefs();
+      outData = allocBuf(dtype, x.size);
+      kernel('channelAffine')(x.data, mean, scale, shift, outData, N, C, HW);
     }
   } else {
     if (!runningMean || !runningVar) throw new TensorError(op, 'eval mode needs runningMean and runningVar');
     // Copies: the buffers may be updated in place before backward runs.
     mean.set(runningMean.data);
     for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(runningVar.data[c] + eps);
+    affineCoefs();
+    outData = allocBuf(dtype, x.size);
+    kernel('channelAffine')(x.data, mean, scale, shift, outData, N, C, HW);
   }
-
-  const scale = allocBuf(dtype, C);
-  const shift = allocBuf(dtype, C);
-  for (let c = 0; c < C; c++) {
-    scale[c] = (gamma ? gamma.data[c] : 1) * invstd[c];
-    shift[c] = beta ? beta.data[c] : 0;
-  }
-  const out = new Tensor(allocBuf(dtype, x.size), x.shape);
-  kernel('channelAffine')(x.data, mean, scale, shift, out.data, N, C, HW);
+  const out = new Tensor(outData, x.shape);
 
   const inputs: Tensor[] = [x];
   if (gamma) inputs.push(gamma);
@@ -105,23 +137,37 @@ export function batchNorm(
   return record(out, 'batchNorm', inputs, (dy) => {
     const needAffine = (gamma?.requiresGrad ?? false) || (beta?.requiresGrad ?? false);
     let sumDy: Buf | null = null, sumDyXhat: Buf | null = null;
+    let gx: Buf | null = null;
+    /** dx = gamma·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = k1·dy + k2·(x − mean) + k3 */
+    const dxCoefs = (sDy: Buf, sDyXhat: Buf): readonly [Buf, Buf, Buf] => {
+      const k2 = allocBuf(dtype, C);
+      const k3 = allocBuf(dtype, C);
+      for (let c = 0; c < C; c++) {
+        k2[c] = (-scale[c] * invstd[c] * sDyXhat[c]) / count;
+        k3[c] = (-scale[c] * sDy[c]) / count;
+      }
+      return [scale, k2, k3];
+    };
+    let done = false;
     if (needAffine || (training && x.requiresGrad)) {
       sumDy = allocBuf(dtype, C);
       sumDyXhat = allocBuf(dtype, C);
-      kernel('channelBackwardSums')(dy, x.data, mean, invstd, sumDy, sumDyXhat, N, C, HW);
+      const f = fastFor(x.size, x.data, dy);
+      if (f) {
+        // Same arithmetic as below, with one copy of dy and x into the backend.
+        const sDy = sumDy, sDyXhat = sumDyXhat;
+        gx = f.batchNormBackward(dy as Float32Array, x.data as Float32Array, mean as Float32Array, invstd as Float32Array,
+          sDy as Float32Array, sDyXhat as Float32Array, N, C, HW, training && x.requiresGrad,
+          () => dxCoefs(sDy, sDyXhat) as [Float32Array, Float32Array, Float32Array]);
+        done = gx !== null;
+      } else {
+        kernel('channelBackwardSums')(dy, x.data, mean, invstd, sumDy, sumDyXhat, N, C, HW);
+      }
     }
-    let gx: Buf | null = null;
-    if (x.requiresGrad) {
+    if (x.requiresGrad && !done) {
       gx = allocBuf(dtype, x.size);
       if (training && sumDy && sumDyXhat) {
-        // dx = gamma·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = k1·dy + k2·(x − mean) + k3
-        const k1 = scale;
-        const k2 = allocBuf(dtype, C);
-        const k3 = allocBuf(dtype, C);
-        for (let c = 0; c < C; c++) {
-          k2[c] = (-scale[c] * invstd[c] * sumDyXhat[c]) / count;
-          k3[c] = (-scale[c] * sumDy[c]) / count;
-        }
+        const [k1, k2, k3] = dxCoefs(sumDy, sumDyXhat);
         kernel('channelAffine')(x.data, mean, k2, k3, gx, N, C, HW);
         for (let n = 0; n < N; n++) {
           for (let c = 0; c < C; c++) {

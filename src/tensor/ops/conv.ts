@@ -3,11 +3,12 @@
  * registry's `conv2d` / `conv2dBackwardInput` / `conv2dBackwardFilter` kernels.
  */
 import { Tensor, allocBuf } from '../tensor.js';
-import type { ConvGeom } from '../kernels.js';
+import type { Buf, ConvGeom } from '../kernels.js';
 import { record } from '../autograd.js';
 import { kernel } from '../registry.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { checkDtypes } from './util.js';
+import { fastOps } from '../backends/fast.js';
 
 /** A spatial size given once for both dims, or as [height, width]. */
 export type Pair = number | readonly [number, number];
@@ -81,8 +82,14 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
     throw new TensorError('conv2d', `bias must be [${O}] for weight ${fmtShape(w.shape)}, got ${fmtShape(bias.shape)}`);
   }
   const OHW = OH * OW;
-  const out = new Tensor(allocBuf(dtype, N * O * OHW), [N, O, OH, OW]);
-  kernel('conv2d')(x.data, w.data, out.data, g);
+  const f = dtype === 'float32' ? fastOps() : undefined;
+  let out: Tensor;
+  if (f) {
+    out = new Tensor(f.conv2d(x.data as Float32Array, w.data as Float32Array, g), [N, O, OH, OW]);
+  } else {
+    out = new Tensor(allocBuf(dtype, N * O * OHW), [N, O, OH, OW]);
+    kernel('conv2d')(x.data, w.data, out.data, g);
+  }
   if (bias) {
     const y = out.data, b = bias.data;
     for (let n = 0; n < N; n++) {
@@ -95,14 +102,20 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   }
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(out, 'conv2d', inputs, (dy) => {
-    let gx = null, gw = null, gb = null;
-    if (x.requiresGrad) {
-      gx = allocBuf(dtype, x.size);
-      kernel('conv2dBackwardInput')(dy, w.data, gx, g);
-    }
-    if (w.requiresGrad) {
-      gw = allocBuf(dtype, w.size);
-      kernel('conv2dBackwardFilter')(x.data, dy, gw, g);
+    let gx: Buf | null = null, gw: Buf | null = null, gb: Buf | null = null;
+    const fb = dtype === 'float32' && dy instanceof Float32Array ? fastOps() : undefined;
+    if (fb && (x.requiresGrad || w.requiresGrad)) {
+      // the same two kernels, sharing one copy of dy in the backend
+      [gx, gw] = fb.conv2dBackward(dy as Float32Array, w.data as Float32Array, x.data as Float32Array, x.requiresGrad, w.requiresGrad, g);
+    } else {
+      if (x.requiresGrad) {
+        gx = allocBuf(dtype, x.size);
+        kernel('conv2dBackwardInput')(dy, w.data, gx, g);
+      }
+      if (w.requiresGrad) {
+        gw = allocBuf(dtype, w.size);
+        kernel('conv2dBackwardFilter')(x.data, dy, gw, g);
+      }
     }
     if (bias && bias.requiresGrad) {
       gb = allocBuf(dtype, O);

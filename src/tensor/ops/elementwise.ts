@@ -3,6 +3,17 @@ import { Tensor, allocBuf, scalar as scalarTensor } from '../tensor.js';
 import type { Buf } from '../kernels.js';
 import { record } from '../autograd.js';
 import { broadcastShapes, broadcastStrides, checkDtypes, forEachBroadcast, reduceToShape, sameShape } from './util.js';
+import { fastOps, type FastOps } from '../backends/fast.js';
+
+/** Below this many elements the JS loops beat a call into the backend's fast paths. */
+const FAST_MIN = 2048;
+
+/** The active backend's fast paths when every buffer is float32 and large enough to pay off. */
+function fastFor(n: number, ...bufs: Buf[]): FastOps | undefined {
+  if (n < FAST_MIN) return undefined;
+  for (const b of bufs) if (!(b instanceof Float32Array)) return undefined;
+  return fastOps();
+}
 
 type Operand = Tensor | number;
 
@@ -48,9 +59,16 @@ function broadcastGrad(g: Buf, a: Tensor, b: Tensor, shape: number[], target: Te
 
 /** Same-shape a + b without a per-element closure call (the residual-add hot path). */
 function addSameShape(a: Tensor, b: Tensor): Tensor {
-  const o = allocBuf(checkDtypes('add', a, b), a.size);
+  const dtype = checkDtypes('add', a, b);
   const x = a.data, y = b.data;
-  for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
+  const f = fastFor(a.size, x, y);
+  let o: Buf;
+  if (f) {
+    o = f.add(x as Float32Array, y as Float32Array);
+  } else {
+    o = allocBuf(dtype, a.size);
+    for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
+  }
   return record(new Tensor(o, a.shape), 'add', [a, b], (g) => [a.requiresGrad ? g : null, b.requiresGrad ? g : null]);
 }
 
@@ -154,9 +172,17 @@ export const abs = unary('abs', Math.abs, (x) => (x > 0 ? 1 : x < 0 ? -1 : 0));
 /** ReLU with dedicated loops: it runs after every conv, so no per-element closure calls. */
 export function relu(a: Tensor): Tensor {
   const x = a.data;
-  const o = allocBuf(a.dtype, a.size);
-  for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
+  const f = fastFor(a.size, x);
+  let o: Buf;
+  if (f) {
+    o = f.relu(x as Float32Array);
+  } else {
+    o = allocBuf(a.dtype, a.size);
+    for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
+  }
   return record(new Tensor(o, a.shape), 'relu', [a], (g) => {
+    const fb = fastFor(a.size, o, g);
+    if (fb) return [fb.reluBackward(o as Float32Array, g as Float32Array)];
     const r = allocBuf(a.dtype, a.size);
     for (let i = 0; i < r.length; i++) r[i] = o[i] > 0 ? g[i] : 0;
     return [r];

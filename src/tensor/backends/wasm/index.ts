@@ -1,25 +1,53 @@
 /**
- * WebAssembly SIMD backend (float32). The module (built from kernels.c by tools/build-wasm.sh) is
- * embedded as base64 in kernels-wasm-bytes.ts and instantiated synchronously at import.
+ * WebAssembly SIMD backend (float32), multi-threaded. The module (built from kernels.c by
+ * tools/build-wasm.sh) is embedded as base64 in kernels-wasm-bytes.ts and instantiated synchronously
+ * at import over one shared WebAssembly.Memory.
  *
  * Each call copies its inputs into the module's linear memory (a bump arena reset per call, grown
  * as needed), runs the kernel and copies the outputs back. Float64 inputs are delegated to the
  * `ts` reference kernels. If instantiation fails, a one-line notice goes to stderr and the backend
  * is not registered.
+ *
+ * Threads: kernels split their work into chunks that the calling (main) thread and up to
+ * `threads - 1` worker threads claim dynamically (see kernels.c). Each worker is a
+ * `worker_threads` Worker holding its own instance of the module over the same shared memory; it
+ * sleeps in memory.atomic.wait between kernels, so the kernels stay synchronous functions.
+ * Workers are started on the first kernel call, are unref'd (they never keep the process alive)
+ * and, since chunks are claimed dynamically, a worker that is still starting or descheduled never
+ * delays a call: the main thread does the remaining work. The thread count defaults to
+ * METAPRUNE_THREADS, else `os.availableParallelism()`; `setThreads(1)` gives the single-threaded
+ * path. Results do not depend on the thread count (see kernels.c).
  */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import type { Buf, ConvGeom, KernelMap, PoolGeom } from '../../kernels.js';
 import { registerKernels } from '../../registry.js';
+import { registerFastOps, type FastOps } from '../fast.js';
 import { tsKernels } from '../ts/kernels.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm-bytes.js';
 
 interface WasmExports {
-  memory: WebAssembly.Memory;
+  __stack_pointer: WebAssembly.Global;
   mp_reset(): void;
   mp_alloc(bytes: number): number;
+  mp_alloc_permanent(bytes: number): number;
+  mp_set_threads(n: number): void;
+  mp_get_threads(): number;
+  mp_recover(): void;
+  mp_workers_ready(): number;
+  mp_worker_chunks(): number;
   mp_matmul(a: number, b: number, c: number, M: number, K: number, N: number, tA: number, tB: number, acc: number): number;
   mp_conv2d(x: number, w: number, out: number, g: number): number;
   mp_conv2d_backward_input(dy: number, w: number, dx: number, g: number): number;
   mp_conv2d_backward_filter(x: number, dy: number, dw: number, g: number): number;
+  mp_conv2d_prepare(x: number, w: number, out: number, g: number): number;
+  mp_conv2d_backward_input_prepare(dy: number, w: number, dx: number, g: number): number;
+  mp_conv2d_backward_filter_prepare(x: number, dy: number, dw: number, g: number): number;
+  mp_job_units(job: number): number;
+  mp_job_images(job: number, u1: number): number;
+  mp_job_start(job: number, u0: number, u1: number): void;
+  mp_job_join(job: number): number;
+  mp_job_finish(job: number): void;
   mp_max_pool2d(x: number, out: number, argmax: number, g: number): void;
   mp_max_pool2d_backward(dy: number, argmax: number, dx: number, g: number): void;
   mp_avg_pool2d(x: number, out: number, g: number): void;
@@ -27,13 +55,24 @@ interface WasmExports {
   mp_channel_moments(x: number, mean: number, variance: number, N: number, C: number, HW: number): void;
   mp_channel_affine(x: number, mean: number, scale: number, shift: number, out: number, N: number, C: number, HW: number): void;
   mp_channel_backward_sums(dy: number, x: number, mean: number, invstd: number, sumDy: number, sumDyXhat: number, N: number, C: number, HW: number): void;
+  mp_bn_backward_input(dy: number, x: number, mean: number, k1: number, k2: number, k3: number, dx: number, N: number, C: number, HW: number): void;
+  mp_elementwise(op: number, a: number, b: number, out: number, n: number): void;
 }
 
+/** Most threads (main included) a kernel can use; matches MAXT in kernels.c. */
+export const MAX_THREADS = 64;
+/** Stack of each worker instance (the main instance uses the linker's stack). */
+const WORKER_STACK = 256 * 1024;
+
 let wasm: WasmExports | null = null;
+let wasmModule: WebAssembly.Module | null = null;
+let memory: WebAssembly.Memory | null = null;
 try {
   const bytes = Buffer.from(KERNELS_WASM_BASE64, 'base64');
-  const mod = new WebAssembly.Module(bytes);
-  const inst = new WebAssembly.Instance(mod, {});
+  wasmModule = new WebAssembly.Module(bytes);
+  // 16 MiB to start (grown on demand); the maximum matches the module's import.
+  memory = new WebAssembly.Memory({ initial: 256, maximum: 65535, shared: true });
+  const inst = new WebAssembly.Instance(wasmModule, { env: { memory } });
   wasm = inst.exports as unknown as WasmExports;
   wasm.mp_reset();
 } catch (e) {
@@ -51,10 +90,143 @@ function W(): WasmExports {
   return wasm;
 }
 
+// ------------------------------------------------------------------------- threads
+
+/** Parses METAPRUNE_THREADS (a positive integer); default: every core. */
+function threadsFromEnv(): number {
+  const cores = Math.max(1, Math.min(MAX_THREADS, availableParallelism()));
+  const v = process.env.METAPRUNE_THREADS;
+  if (v === undefined || v.trim() === '') return cores;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`metaprune: METAPRUNE_THREADS='${v}' is not a positive integer; using ${cores}\n`);
+    return cores;
+  }
+  return Math.min(n, MAX_THREADS);
+}
+
+let threads = 1;
+/** Workers by thread id - 1; null once a worker has failed. */
+const workers: (Worker | null)[] = [];
+let workersBroken = false;
+
+/**
+ * Worker body (CommonJS, run with `eval`): instantiates the module over the shared memory with its
+ * own stack and enters the wait/work loop, which never returns.
+ */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+(function () {
+  const { module, memory, tid, stackTop } = workerData;
+  let ex;
+  try {
+    ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    ex.__stack_pointer.value = stackTop;
+  } catch (e) {
+    return; // never joins: the calling thread does all chunks
+  }
+  try {
+    ex.mp_worker_main(tid);
+  } catch (e) {
+    ex.mp_worker_crashed();
+    throw e;
+  }
+})();
+`;
+
+function startWorkers(): void {
+  if (workersBroken || wasm === null || wasmModule === null || memory === null) return;
+  while (workers.length < threads - 1) {
+    const tid = workers.length + 1;
+    const base = wasm.mp_alloc_permanent(WORKER_STACK);
+    if (base === 0) return;
+    let wk: Worker;
+    try {
+      wk = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { module: wasmModule, memory, tid, stackTop: base + WORKER_STACK },
+        // no loaders or flags of the parent (e.g. --import tsx): the worker runs plain JS
+        execArgv: [],
+        stdout: false,
+        stderr: false,
+        name: `metaprune-wasm-${tid}`,
+      });
+    } catch (e) {
+      workersBroken = true;
+      process.stderr.write(`metaprune: could not start wasm worker threads (${e instanceof Error ? e.message : String(e)}); running single-threaded\n`);
+      return;
+    }
+    wk.unref();
+    wk.on('error', (e) => {
+      workers[tid - 1] = null;
+      process.stderr.write(`metaprune: wasm worker ${tid} failed (${e instanceof Error ? e.message : String(e)})\n`);
+    });
+    workers.push(wk);
+  }
+}
+
+/**
+ * Sets the number of threads wasm kernels use (1 = single-threaded; capped at MAX_THREADS). Extra
+ * workers start on the next kernel call; surplus ones just stay asleep.
+ */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`metaprune: thread count must be a positive integer, got ${n}`);
+  threads = Math.min(n, MAX_THREADS);
+  wasm?.mp_set_threads(threads);
+}
+
+/** Threads wasm kernels use (main included). */
+export function getThreads(): number {
+  return threads;
+}
+
+/** Worker threads started so far (for diagnostics and tests). */
+export function startedWorkers(): number {
+  return workers.filter((w) => w !== null).length;
+}
+
+export interface WasmThreadStats {
+  /** Threads kernels use (main included). */
+  threads: number;
+  /** Worker threads created / waiting for work. */
+  started: number;
+  ready: number;
+  /** Work chunks run by worker threads since startup. */
+  workerChunks: number;
+}
+
+export function wasmThreadStats(): WasmThreadStats {
+  return {
+    threads,
+    started: startedWorkers(),
+    ready: wasm?.mp_workers_ready() ?? 0,
+    workerChunks: wasm?.mp_worker_chunks() ?? 0,
+  };
+}
+
+/**
+ * Starts the worker threads now (they otherwise start on the first kernel call) and resolves once
+ * `threads - 1` of them wait for work, or after `timeoutMs` (false). Kernels never need this;
+ * benchmarks and tests use it so that measured calls run on every thread.
+ */
+export async function wasmThreadsReady(timeoutMs = 10000): Promise<boolean> {
+  if (wasm === null) return false;
+  if (threads > 1 && workers.length < threads - 1) startWorkers();
+  const t0 = Date.now();
+  while (wasm.mp_workers_ready() < Math.min(threads - 1, startedWorkers())) {
+    if (Date.now() - t0 > timeoutMs) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return wasm.mp_workers_ready() >= threads - 1;
+}
+
+if (wasm !== null) setThreads(threadsFromEnv());
+
 // ------------------------------------------------------------------------- per-call arena
 
 function begin(): WasmExports {
   const w = W();
+  if (threads > 1 && workers.length < threads - 1) startWorkers();
   w.mp_reset();
   return w;
 }
@@ -65,27 +237,36 @@ function alloc(w: WasmExports, bytes: number): number {
   return p;
 }
 
+function buffer(): SharedArrayBuffer | ArrayBuffer {
+  return memory!.buffer;
+}
+
 /** Copies the first n elements of src into fresh wasm memory; returns the pointer. */
 function putF32(w: WasmExports, src: Float32Array, n: number): number {
   const p = alloc(w, n * 4);
-  if (n > 0) new Float32Array(w.memory.buffer, p, n).set(n === src.length ? src : src.subarray(0, n));
+  if (n > 0) new Float32Array(buffer(), p, n).set(n === src.length ? src : src.subarray(0, n));
   return p;
 }
 
 function putI32(w: WasmExports, src: Int32Array, n: number): number {
   const p = alloc(w, n * 4);
-  if (n > 0) new Int32Array(w.memory.buffer, p, n).set(n === src.length ? src : src.subarray(0, n));
+  if (n > 0) new Int32Array(buffer(), p, n).set(n === src.length ? src : src.subarray(0, n));
   return p;
 }
 
 /** Copies n floats at p back into dst (views are re-created: memory may have grown). */
-function getF32(w: WasmExports, p: number, dst: Float32Array, n: number): void {
-  if (n > 0) dst.set(new Float32Array(w.memory.buffer, p, n));
+function getF32(p: number, dst: Float32Array, n: number): void {
+  if (n > 0) dst.set(new Float32Array(buffer(), p, n));
+}
+
+/** A fresh (non-shared) array holding the n floats at p: allocation and copy in one pass. */
+function takeF32(p: number, n: number): Float32Array {
+  return new Float32Array(buffer(), p, n).slice();
 }
 
 function putInts(w: WasmExports, vals: number[]): number {
   const p = alloc(w, vals.length * 4);
-  new Int32Array(w.memory.buffer, p, vals.length).set(vals);
+  new Int32Array(buffer(), p, vals.length).set(vals);
   return p;
 }
 
@@ -98,7 +279,26 @@ function poolGeomPtr(w: WasmExports, g: PoolGeom): number {
 }
 
 function check(rc: number, what: string): void {
-  if (rc !== 0) throw new Error(`metaprune: wasm ${what} failed (out of memory)`);
+  if (rc === 0) return;
+  if (rc === -2) {
+    // A worker threw inside a chunk: its work is lost, so this result is unusable. Stop using workers.
+    workersBroken = true;
+    W().mp_recover();
+    setThreads(1);
+    throw new Error(`metaprune: wasm ${what} failed (a worker thread crashed); continuing single-threaded`);
+  }
+  throw new Error(`metaprune: wasm ${what} failed (out of memory)`);
+}
+
+/** Runs a kernel call; after an exception inside it, waits for the workers to leave the aborted job. */
+function guarded<T>(fn: (w: WasmExports) => T): T {
+  const w = begin();
+  try {
+    return fn(w);
+  } catch (e) {
+    w.mp_recover();
+    throw e;
+  }
 }
 
 function anyF64(...bufs: Buf[]): boolean {
@@ -111,138 +311,304 @@ function anyF64(...bufs: Buf[]): boolean {
 export const wasmKernels: Partial<KernelMap> = {
   matmul(a, b, c, M, K, N, transA, transB, accumulate) {
     if (anyF64(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
-    const w = begin();
-    const pa = putF32(w, a as Float32Array, M * K);
-    const pb = putF32(w, b as Float32Array, K * N);
-    const pc = accumulate ? putF32(w, c as Float32Array, M * N) : alloc(w, M * N * 4);
-    check(w.mp_matmul(pa, pb, pc, M, K, N, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0), 'matmul');
-    getF32(w, pc, c as Float32Array, M * N);
+    guarded((w) => {
+      const pa = putF32(w, a as Float32Array, M * K);
+      const pb = putF32(w, b as Float32Array, K * N);
+      const pc = accumulate ? putF32(w, c as Float32Array, M * N) : alloc(w, M * N * 4);
+      check(w.mp_matmul(pa, pb, pc, M, K, N, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0), 'matmul');
+      getF32(pc, c as Float32Array, M * N);
+    });
   },
 
   conv2d(x, wt, out, g) {
     if (anyF64(x, wt, out)) return tsKernels.conv2d(x, wt, out, g);
-    const w = begin();
-    const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
-    const pw = putF32(w, wt as Float32Array, g.O * (g.C / g.groups) * g.KH * g.KW);
-    const nOut = g.N * g.O * g.OH * g.OW;
-    const po = alloc(w, nOut * 4);
-    const pg = convGeomPtr(w, g);
-    check(w.mp_conv2d(px, pw, po, pg), 'conv2d');
-    getF32(w, po, out as Float32Array, nOut);
+    guarded((w) => {
+      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
+      const pw = putF32(w, wt as Float32Array, g.O * (g.C / g.groups) * g.KH * g.KW);
+      const nOut = g.N * g.O * g.OH * g.OW;
+      const po = alloc(w, nOut * 4);
+      const pg = convGeomPtr(w, g);
+      check(w.mp_conv2d(px, pw, po, pg), 'conv2d');
+      getF32(po, out as Float32Array, nOut);
+    });
   },
 
   conv2dBackwardInput(dy, wt, dx, g) {
     if (anyF64(dy, wt, dx)) return tsKernels.conv2dBackwardInput(dy, wt, dx, g);
-    const w = begin();
-    const pdy = putF32(w, dy as Float32Array, g.N * g.O * g.OH * g.OW);
-    const pw = putF32(w, wt as Float32Array, g.O * (g.C / g.groups) * g.KH * g.KW);
-    const nX = g.N * g.C * g.H * g.W;
-    const pdx = alloc(w, nX * 4);
-    const pg = convGeomPtr(w, g);
-    check(w.mp_conv2d_backward_input(pdy, pw, pdx, pg), 'conv2dBackwardInput');
-    getF32(w, pdx, dx as Float32Array, nX);
+    guarded((w) => {
+      const pdy = putF32(w, dy as Float32Array, g.N * g.O * g.OH * g.OW);
+      const pw = putF32(w, wt as Float32Array, g.O * (g.C / g.groups) * g.KH * g.KW);
+      const nX = g.N * g.C * g.H * g.W;
+      const pdx = alloc(w, nX * 4);
+      const pg = convGeomPtr(w, g);
+      check(w.mp_conv2d_backward_input(pdy, pw, pdx, pg), 'conv2dBackwardInput');
+      getF32(pdx, dx as Float32Array, nX);
+    });
   },
 
   conv2dBackwardFilter(x, dy, dw, g) {
     if (anyF64(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
-    const w = begin();
-    const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
-    const pdy = putF32(w, dy as Float32Array, g.N * g.O * g.OH * g.OW);
-    const nW = g.O * (g.C / g.groups) * g.KH * g.KW;
-    const pdw = alloc(w, nW * 4);
-    const pg = convGeomPtr(w, g);
-    check(w.mp_conv2d_backward_filter(px, pdy, pdw, pg), 'conv2dBackwardFilter');
-    getF32(w, pdw, dw as Float32Array, nW);
+    guarded((w) => {
+      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
+      const pdy = putF32(w, dy as Float32Array, g.N * g.O * g.OH * g.OW);
+      const nW = g.O * (g.C / g.groups) * g.KH * g.KW;
+      const pdw = alloc(w, nW * 4);
+      const pg = convGeomPtr(w, g);
+      check(w.mp_conv2d_backward_filter(px, pdy, pdw, pg), 'conv2dBackwardFilter');
+      getF32(pdw, dw as Float32Array, nW);
+    });
   },
 
   maxPool2d(x, out, argmax, g) {
     if (anyF64(x, out)) return tsKernels.maxPool2d(x, out, argmax, g);
-    const w = begin();
-    const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
-    const nOut = g.N * g.C * g.OH * g.OW;
-    const po = alloc(w, nOut * 4);
-    const pa = alloc(w, nOut * 4);
-    const pg = poolGeomPtr(w, g);
-    w.mp_max_pool2d(px, po, pa, pg);
-    getF32(w, po, out as Float32Array, nOut);
-    if (nOut > 0) argmax.set(new Int32Array(w.memory.buffer, pa, nOut));
+    guarded((w) => {
+      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
+      const nOut = g.N * g.C * g.OH * g.OW;
+      const po = alloc(w, nOut * 4);
+      const pa = alloc(w, nOut * 4);
+      const pg = poolGeomPtr(w, g);
+      w.mp_max_pool2d(px, po, pa, pg);
+      getF32(po, out as Float32Array, nOut);
+      if (nOut > 0) argmax.set(new Int32Array(buffer(), pa, nOut));
+    });
   },
 
   maxPool2dBackward(dy, argmax, dx, g) {
     if (anyF64(dy, dx)) return tsKernels.maxPool2dBackward(dy, argmax, dx, g);
-    const w = begin();
-    const nOut = g.N * g.C * g.OH * g.OW;
-    const pdy = putF32(w, dy as Float32Array, nOut);
-    const pa = putI32(w, argmax, nOut);
-    const nX = g.N * g.C * g.H * g.W;
-    const pdx = alloc(w, nX * 4);
-    const pg = poolGeomPtr(w, g);
-    w.mp_max_pool2d_backward(pdy, pa, pdx, pg);
-    getF32(w, pdx, dx as Float32Array, nX);
+    guarded((w) => {
+      const nOut = g.N * g.C * g.OH * g.OW;
+      const pdy = putF32(w, dy as Float32Array, nOut);
+      const pa = putI32(w, argmax, nOut);
+      const nX = g.N * g.C * g.H * g.W;
+      const pdx = alloc(w, nX * 4);
+      const pg = poolGeomPtr(w, g);
+      w.mp_max_pool2d_backward(pdy, pa, pdx, pg);
+      getF32(pdx, dx as Float32Array, nX);
+    });
   },
 
   avgPool2d(x, out, g) {
     if (anyF64(x, out)) return tsKernels.avgPool2d(x, out, g);
-    const w = begin();
-    const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
-    const nOut = g.N * g.C * g.OH * g.OW;
-    const po = alloc(w, nOut * 4);
-    const pg = poolGeomPtr(w, g);
-    w.mp_avg_pool2d(px, po, pg);
-    getF32(w, po, out as Float32Array, nOut);
+    guarded((w) => {
+      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
+      const nOut = g.N * g.C * g.OH * g.OW;
+      const po = alloc(w, nOut * 4);
+      const pg = poolGeomPtr(w, g);
+      w.mp_avg_pool2d(px, po, pg);
+      getF32(po, out as Float32Array, nOut);
+    });
   },
 
   avgPool2dBackward(dy, dx, g) {
     if (anyF64(dy, dx)) return tsKernels.avgPool2dBackward(dy, dx, g);
-    const w = begin();
-    const pdy = putF32(w, dy as Float32Array, g.N * g.C * g.OH * g.OW);
-    const nX = g.N * g.C * g.H * g.W;
-    const pdx = alloc(w, nX * 4);
-    const pg = poolGeomPtr(w, g);
-    w.mp_avg_pool2d_backward(pdy, pdx, pg);
-    getF32(w, pdx, dx as Float32Array, nX);
+    guarded((w) => {
+      const pdy = putF32(w, dy as Float32Array, g.N * g.C * g.OH * g.OW);
+      const nX = g.N * g.C * g.H * g.W;
+      const pdx = alloc(w, nX * 4);
+      const pg = poolGeomPtr(w, g);
+      w.mp_avg_pool2d_backward(pdy, pdx, pg);
+      getF32(pdx, dx as Float32Array, nX);
+    });
   },
 
   channelMoments(x, mean, variance, N, C, HW) {
     if (anyF64(x, mean, variance)) return tsKernels.channelMoments(x, mean, variance, N, C, HW);
-    const w = begin();
-    const px = putF32(w, x as Float32Array, N * C * HW);
-    const pm = alloc(w, C * 4);
-    const pv = alloc(w, C * 4);
-    w.mp_channel_moments(px, pm, pv, N, C, HW);
-    getF32(w, pm, mean as Float32Array, C);
-    getF32(w, pv, variance as Float32Array, C);
+    guarded((w) => {
+      const px = putF32(w, x as Float32Array, N * C * HW);
+      const pm = alloc(w, C * 4);
+      const pv = alloc(w, C * 4);
+      w.mp_channel_moments(px, pm, pv, N, C, HW);
+      getF32(pm, mean as Float32Array, C);
+      getF32(pv, variance as Float32Array, C);
+    });
   },
 
   channelAffine(x, mean, scale, shift, out, N, C, HW) {
     if (anyF64(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
-    const w = begin();
-    const n = N * C * HW;
-    const px = putF32(w, x as Float32Array, n);
-    const pm = putF32(w, mean as Float32Array, C);
-    const ps = putF32(w, scale as Float32Array, C);
-    const pb = putF32(w, shift as Float32Array, C);
-    const po = alloc(w, n * 4);
-    w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
-    getF32(w, po, out as Float32Array, n);
+    guarded((w) => {
+      const n = N * C * HW;
+      const px = putF32(w, x as Float32Array, n);
+      const pm = putF32(w, mean as Float32Array, C);
+      const ps = putF32(w, scale as Float32Array, C);
+      const pb = putF32(w, shift as Float32Array, C);
+      const po = alloc(w, n * 4);
+      w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
+      getF32(po, out as Float32Array, n);
+    });
   },
 
   channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW) {
     if (anyF64(dy, x, mean, invstd, sumDy, sumDyXhat)) {
       return tsKernels.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
     }
-    const w = begin();
-    const n = N * C * HW;
-    const pdy = putF32(w, dy as Float32Array, n);
-    const px = putF32(w, x as Float32Array, n);
-    const pm = putF32(w, mean as Float32Array, C);
-    const pi = putF32(w, invstd as Float32Array, C);
-    const ps = alloc(w, C * 4);
-    const pt = alloc(w, C * 4);
-    w.mp_channel_backward_sums(pdy, px, pm, pi, ps, pt, N, C, HW);
-    getF32(w, ps, sumDy as Float32Array, C);
-    getF32(w, pt, sumDyXhat as Float32Array, C);
+    guarded((w) => {
+      const n = N * C * HW;
+      const pdy = putF32(w, dy as Float32Array, n);
+      const px = putF32(w, x as Float32Array, n);
+      const pm = putF32(w, mean as Float32Array, C);
+      const pi = putF32(w, invstd as Float32Array, C);
+      const ps = alloc(w, C * 4);
+      const pt = alloc(w, C * 4);
+      w.mp_channel_backward_sums(pdy, px, pm, pi, ps, pt, N, C, HW);
+      getF32(ps, sumDy as Float32Array, C);
+      getF32(pt, sumDyXhat as Float32Array, C);
+    });
   },
 };
 
-if (wasm !== null) registerKernels('wasm', wasmKernels);
+// ------------------------------------------------------------------------- fast paths
+
+const EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2;
+
+function elementwise(op: number, a: Float32Array, b: Float32Array | null): Float32Array {
+  const n = a.length;
+  return guarded((w) => {
+    const pa = putF32(w, a, n);
+    const pb = b === null ? 0 : putF32(w, b, n);
+    const po = alloc(w, n * 4);
+    w.mp_elementwise(op, pa, pb, po, n);
+    return takeF32(po, n);
+  });
+}
+
+/** A function copying the leading `images` images of src into wasm memory at p (incrementally). */
+type Feed = (images: number) => void;
+
+function feeder(src: Float32Array, p: number, perImage: number): Feed {
+  let done = 0;
+  return (images) => {
+    if (images <= done) return;
+    const a = done * perImage, b = images * perImage;
+    new Float32Array(buffer(), p + a * 4, b - a).set(src.subarray(a, b));
+    done = images;
+  };
+}
+
+/** Bytes a pipelined part should at least move for the split to pay off. */
+const PART_BYTES = 1 << 20;
+
+/**
+ * Runs a prepared conv job. With worker threads and enough data, in parts: part i runs on all
+ * threads while the main thread (before joining it) copies the inputs part i+1 needs and the output
+ * of part i-1, so most copying overlaps with computing. `out` (units = images of the output) is
+ * returned as a fresh array.
+ */
+function runJob(w: WasmExports, job: number, what: string, feeds: Feed[], bytes: number, maxParts: number,
+  out: { p: number; perUnit: number } | null): Float32Array | null {
+  if (job === 0) throw new Error(`metaprune: wasm ${what} failed (out of memory)`);
+  const units = w.mp_job_units(job);
+  const parts = threads > 1 ? Math.max(1, Math.min(maxParts, units, Math.floor(bytes / PART_BYTES))) : 1;
+  const cut = (i: number): number => Math.round((units * i) / parts);
+  const feed = (u1: number): void => {
+    const images = w.mp_job_images(job, u1);
+    for (const f of feeds) f(images);
+  };
+  const n = out === null ? 0 : units * out.perUnit;
+  const dst = out !== null && parts > 1 ? new Float32Array(n) : null;
+  const drain = (u0: number, u1: number): void => {
+    if (dst !== null && u1 > u0) dst.set(new Float32Array(buffer(), out!.p + u0 * out!.perUnit * 4, (u1 - u0) * out!.perUnit), u0 * out!.perUnit);
+  };
+  feed(cut(1));
+  for (let i = 0; i < parts; i++) {
+    w.mp_job_start(job, cut(i), cut(i + 1));
+    if (i + 1 < parts) feed(cut(i + 2));
+    if (i > 0) drain(cut(i - 1), cut(i));
+    check(w.mp_job_join(job), what);
+  }
+  if (out === null) return null;
+  if (dst === null) return takeF32(out.p, n);
+  drain(cut(parts - 1), units);
+  return dst;
+}
+
+export const wasmFastOps: FastOps = {
+  relu(x) {
+    return elementwise(EW_RELU, x, null);
+  },
+  reluBackward(y, g) {
+    return elementwise(EW_RELU_BACKWARD, y, g);
+  },
+  add(a, b) {
+    return elementwise(EW_ADD, a, b);
+  },
+  conv2d(x, wt, g) {
+    return guarded((w) => {
+      const imgX = g.C * g.H * g.W, imgY = g.O * g.OH * g.OW;
+      const pw = putF32(w, wt, g.O * (g.C / g.groups) * g.KH * g.KW);
+      const pg = convGeomPtr(w, g);
+      const px = alloc(w, g.N * imgX * 4);
+      const po = alloc(w, g.N * imgY * 4);
+      const job = w.mp_conv2d_prepare(px, pw, po, pg);
+      return runJob(w, job, 'conv2d', [feeder(x, px, imgX)], g.N * (imgX + imgY) * 4, 4, { p: po, perUnit: imgY })!;
+    });
+  },
+  conv2dBackward(dy, wt, x, wantDx, wantDw, g) {
+    return guarded((w) => {
+      const imgX = g.C * g.H * g.W, imgY = g.O * g.OH * g.OW, nW = g.O * (g.C / g.groups) * g.KH * g.KW;
+      const pg = convGeomPtr(w, g);
+      const pdy = alloc(w, g.N * imgY * 4);
+      const feedDy = feeder(dy, pdy, imgY);
+      let dx: Float32Array | null = null, dw: Float32Array | null = null;
+      if (wantDx) {
+        const pw = putF32(w, wt, nW);
+        const pdx = alloc(w, g.N * imgX * 4);
+        const job = w.mp_conv2d_backward_input_prepare(pdy, pw, pdx, pg);
+        dx = runJob(w, job, 'conv2dBackwardInput', [feedDy], g.N * (imgX + imgY) * 4, 4, { p: pdx, perUnit: imgX });
+      }
+      if (wantDw) {
+        const px = alloc(w, g.N * imgX * 4);
+        const pdw = alloc(w, nW * 4);
+        const job = w.mp_conv2d_backward_filter_prepare(px, pdy, pdw, pg);
+        runJob(w, job, 'conv2dBackwardFilter', [feeder(x, px, imgX), feedDy], g.N * imgX * 4, 2, null);
+        w.mp_job_finish(job);
+        dw = takeF32(pdw, nW);
+      }
+      return [dx, dw];
+    });
+  },
+  batchNormForward(x, mean, variance, N, C, HW, coefs) {
+    return guarded((w) => {
+      const n = N * C * HW;
+      const px = putF32(w, x, n);
+      const pm = alloc(w, C * 4);
+      const pv = alloc(w, C * 4);
+      w.mp_channel_moments(px, pm, pv, N, C, HW);
+      getF32(pm, mean, C);
+      getF32(pv, variance, C);
+      const [scale, shift] = coefs();
+      const ps = putF32(w, scale, C);
+      const pb = putF32(w, shift, C);
+      const po = alloc(w, n * 4);
+      w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
+      return takeF32(po, n);
+    });
+  },
+  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs) {
+    return guarded((w) => {
+      const n = N * C * HW;
+      const pdy = putF32(w, dy, n);
+      const px = putF32(w, x, n);
+      const pm = putF32(w, mean, C);
+      const pi = putF32(w, invstd, C);
+      const ps = alloc(w, C * 4);
+      const pt = alloc(w, C * 4);
+      w.mp_channel_backward_sums(pdy, px, pm, pi, ps, pt, N, C, HW);
+      getF32(ps, sumDy, C);
+      getF32(pt, sumDyXhat, C);
+      if (!wantDx) return null;
+      const [k1, k2, k3] = coefs();
+      const p1 = putF32(w, k1, C);
+      const p2 = putF32(w, k2, C);
+      const p3 = putF32(w, k3, C);
+      const pdx = alloc(w, n * 4);
+      w.mp_bn_backward_input(pdy, px, pm, p1, p2, p3, pdx, N, C, HW);
+      return takeF32(pdx, n);
+    });
+  },
+};
+
+if (wasm !== null) {
+  registerKernels('wasm', wasmKernels);
+  registerFastOps('wasm', wasmFastOps);
+}
+

@@ -1,13 +1,26 @@
 /*
- * metaprune WebAssembly kernels (float32, SIMD128). No libc.
+ * metaprune WebAssembly kernels (float32, SIMD128, shared-memory threads). No libc.
  *
- * Build: tools/build-wasm.sh  (clang --target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib ...)
+ * Build: tools/build-wasm.sh  (clang --target=wasm32 -O3 -msimd128 -matomics -mbulk-memory,
+ * linked with --shared-memory --import-memory: the JS side creates one shared WebAssembly.Memory and
+ * instantiates this module once on the main thread and once per worker thread over that memory).
  *
- * Memory model: a bump allocator over the linear memory above __heap_base. The JS side calls
+ * Memory model: a bump allocator over the linear memory above `arena_base`. The JS side calls
  * mp_reset() before each kernel call, mp_alloc()s its inputs/outputs and copies data in; kernels
  * bump-allocate their own scratch (GEMM packing buffers, zero-padded input planes, ...) after
- * that and release it when they return. All pointers are byte offsets into the (growable) linear
- * memory. Kernels that allocate return 0 on success and -1 when memory could not be grown.
+ * that and release it when they return. The bump pointer is advanced atomically, so worker threads
+ * may allocate their per-thread scratch during a parallel region; only the main thread resets it,
+ * between kernel calls. All pointers are byte offsets into the (growable) linear memory. Kernels
+ * that allocate return 0 on success and -1 when memory could not be grown (-2: a worker failed).
+ *
+ * Threads: a kernel splits its work into chunks (images of a batch, column blocks of a GEMM,
+ * channel ranges, ...) and runs them with par_for(). Chunks are claimed dynamically (one atomic
+ * counter tagged with a job generation), so a worker that is slow to wake up, or not started yet,
+ * never stalls the caller: the main thread processes whatever is left. Every chunk computes the
+ * same arithmetic whichever thread runs it, and reductions over the batch (filter gradients) go
+ * through a fixed number of partial sums that depends only on the geometry, so results do not
+ * depend on the number of threads or on the scheduling. Workers sleep in memory.atomic.wait32
+ * between jobs (after a short spin) and are woken with memory.atomic.notify.
  *
  * Semantics mirror src/tensor/kernels.ts (PyTorch conventions). Convolutions:
  *  - forward: stride-W 1 -> direct GEMM reading B in place from zero-padded input planes;
@@ -20,9 +33,11 @@
 
 typedef unsigned int u32;
 typedef unsigned long size_t;
+typedef unsigned long long u64;
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 #define INLINE static inline __attribute__((always_inline))
+#define SEQ __ATOMIC_SEQ_CST
 
 extern unsigned char __heap_base;
 
@@ -30,22 +45,53 @@ extern unsigned char __heap_base;
 /* allocator                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-static u32 heap_top = 0;
+static u32 arena_base = 0; /* start of the per-call arena (above permanent allocations) */
+static u32 heap_top = 0;   /* bump pointer; advanced atomically */
 
-EXPORT(mp_reset) void mp_reset(void) { heap_top = (u32)(size_t)&__heap_base; }
+INLINE u32 base_of_arena(void) { return arena_base ? arena_base : (u32)(size_t)&__heap_base; }
 
-/** 64-byte aligned bump allocation; grows memory when needed; returns 0 on failure. */
-EXPORT(mp_alloc) u32 mp_alloc(u32 bytes) {
-  if (heap_top == 0) mp_reset();
-  u32 p = (heap_top + 63u) & ~63u;
-  unsigned long long end = (unsigned long long)p + bytes;
-  if (end > 0xFFFF0000ull) return 0;
-  u32 have = (u32)__builtin_wasm_memory_size(0) * 65536u;
-  if (end > have) {
+EXPORT(mp_reset) void mp_reset(void) { __atomic_store_n(&heap_top, base_of_arena(), SEQ); }
+
+/** Makes sure the memory covers [0, end); safe to call from several threads. */
+static int ensure_memory(u64 end) {
+  if (end > 0xFFFF0000ull) return -1;
+  for (;;) {
+    u64 have = (u64)__builtin_wasm_memory_size(0) * 65536u;
+    if (end <= have) return 0;
     u32 need = (u32)((end - have + 65535u) / 65536u);
-    if (__builtin_wasm_memory_grow(0, need) == (size_t)-1) return 0;
+    if (__builtin_wasm_memory_grow(0, need) == (size_t)-1) {
+      /* another thread may have grown it meanwhile */
+      if (end <= (u64)__builtin_wasm_memory_size(0) * 65536u) return 0;
+      return -1;
+    }
   }
-  heap_top = (u32)end;
+}
+
+/** 64-byte aligned bump allocation; grows memory when needed; returns 0 on failure. Thread-safe. */
+EXPORT(mp_alloc) u32 mp_alloc(u32 bytes) {
+  u32 old = __atomic_load_n(&heap_top, SEQ);
+  u32 p;
+  u64 end;
+  do {
+    if (old == 0) old = base_of_arena();
+    p = (old + 63u) & ~63u;
+    end = (u64)p + bytes;
+    if (end > 0xFFFF0000ull) return 0;
+  } while (!__atomic_compare_exchange_n(&heap_top, &old, (u32)end, 0, SEQ, SEQ));
+  if (ensure_memory(end)) return 0;
+  return p;
+}
+
+/**
+ * Allocation that outlives kernel calls (worker stacks): moves the arena base up. Main thread only,
+ * between kernel calls. Returns 0 on failure.
+ */
+EXPORT(mp_alloc_permanent) u32 mp_alloc_permanent(u32 bytes) {
+  u32 p = (base_of_arena() + 63u) & ~63u;
+  u64 end = (u64)p + bytes;
+  if (ensure_memory(end + 64)) return 0;
+  arena_base = (u32)((end + 63u) & ~63ull);
+  mp_reset();
   return p;
 }
 
@@ -53,27 +99,240 @@ EXPORT(mp_heap_base) u32 mp_heap_base(void) { return (u32)(size_t)&__heap_base; 
 
 static void *salloc(u32 bytes) { return (void *)(size_t)mp_alloc(bytes); }
 
-/* memory.fill / memory.copy have a fixed per-call cost in engines; short runs use SIMD loops. */
-INLINE void fill0(float *p, int n) {
-  if (n >= 256) {
-    __builtin_memset(p, 0, (size_t)n * 4);
+/* ------------------------------------------------------------------------------------------ */
+/* thread pool                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+#define MAXT 64 /* most threads (main included) that take part in a parallel region */
+
+typedef void (*ChunkFn)(void *ctx, int chunk, int tid);
+
+/*
+ * The claim word packs (generation:24 | chunks:20 | next unclaimed chunk:20), so a claim reads one
+ * consistent snapshot and its CAS validates all three at once.
+ */
+#define W_NEXT_BITS 20
+#define W_N_SHIFT 20
+#define W_GEN_SHIFT 40
+#define W_MASK20 0xFFFFFull
+#define MAX_CHUNKS 0xFFFFF
+
+static struct {
+  u64 word;   /* (generation << 40) | (chunks << 20) | next unclaimed chunk */
+  int gen;    /* generation; workers sleep on it */
+  int done;   /* finished chunks; the main thread sleeps on it */
+  int active; /* workers inside run_chunks */
+  int crashed;
+  u64 job;    /* (function << 32) | context of the current job, read after a claim */
+} pool __attribute__((aligned(64)));
+
+/* Sequentially consistent loads (wasm i32/i64.atomic.load). */
+INLINE u64 fresh64(u64 *p) { return __atomic_load_n(p, SEQ); }
+INLINE int fresh32(int *p) { return __atomic_load_n(p, SEQ); }
+
+/*
+ * memory.atomic.wait32 behind a call that is never inlined. V8's baseline compiler (Liftoff, Node 20)
+ * lost values live across an inlined wait: par_join's loop then ended before the workers were done
+ * and the caller read half-written outputs (about 1 run in 4 under load; almost every run with
+ * node --liftoff-only; never with --no-liftoff). Across a real call it spills what is live, as for
+ * any call. test/tensor/threads.test.ts keeps a --liftoff-only run.
+ */
+__attribute__((noinline)) static int wait32(int *p, int expected, long long timeoutNs) {
+  return __builtin_wasm_memory_atomic_wait32(p, expected, timeoutNs);
+}
+
+static int nthreads = 1;   /* threads taking part in parallel regions (main included) */
+static int workers_ready = 0;  /* workers that entered their loop */
+static int worker_chunks = 0;  /* chunks run by workers (diagnostics) */
+static u32 gen_counter = 0; /* main thread only */
+static int par_busy = 0;    /* main thread only: a parallel region is running */
+static int pend_active = 0; /* main thread only: a job started by par_start is not joined yet */
+static int cur_n = 0;       /* main thread only: chunks of that job */
+
+#ifndef SPIN_MAIN
+#define SPIN_MAIN 200000
+#endif
+#ifndef SPIN_WORKER
+#define SPIN_WORKER 100000
+#endif
+
+EXPORT(mp_set_threads) void mp_set_threads(int n) {
+  __atomic_store_n(&nthreads, n < 1 ? 1 : n > MAXT ? MAXT : n, SEQ);
+}
+
+EXPORT(mp_get_threads) int mp_get_threads(void) { return __atomic_load_n(&nthreads, SEQ); }
+
+static void run_chunks(int tid) {
+  for (;;) {
+    u64 w = fresh64(&pool.word);
+    const int n = (int)((w >> W_N_SHIFT) & W_MASK20), i = (int)(w & W_MASK20);
+    if (i >= n) return;
+    /* the CAS succeeds only if the word is unchanged, i.e. chunk i of this very job is unclaimed
+       (par_start closes the previous job before writing new parameters), so the job read after it
+       (function, context) is this job's: it cannot change before this chunk is counted done */
+    if (!__atomic_compare_exchange_n(&pool.word, &w, w + 1, 0, SEQ, SEQ)) continue;
+    const u64 job = fresh64(&pool.job);
+    ((ChunkFn)(size_t)(u32)(job >> 32))((void *)(size_t)(u32)job, i, tid);
+    if (tid > 0) __atomic_add_fetch(&worker_chunks, 1, SEQ);
+    if (__atomic_add_fetch(&pool.done, 1, SEQ) == n) __builtin_wasm_memory_atomic_notify(&pool.done, 1);
+  }
+}
+
+/** Worker thread body (never returns): waits for jobs and helps with their chunks. */
+EXPORT(mp_worker_main) void mp_worker_main(int tid) {
+  int seen = __atomic_load_n(&pool.gen, SEQ);
+  __atomic_add_fetch(&workers_ready, 1, SEQ);
+  for (;;) {
+    int g = seen;
+    for (int s = 0; s < SPIN_WORKER; s++) {
+      g = __atomic_load_n(&pool.gen, SEQ);
+      if (g != seen) break;
+    }
+    if (g == seen) {
+      /* finite timeout: keeps the thread responsive to termination */
+      wait32(&pool.gen, seen, 200000000ll);
+      continue;
+    }
+    seen = g;
+    if (tid >= __atomic_load_n(&nthreads, SEQ)) continue;
+    __atomic_add_fetch(&pool.active, 1, SEQ);
+    run_chunks(tid);
+    __atomic_sub_fetch(&pool.active, 1, SEQ);
+  }
+}
+
+EXPORT(mp_workers_ready) int mp_workers_ready(void) { return __atomic_load_n(&workers_ready, SEQ); }
+EXPORT(mp_worker_chunks) int mp_worker_chunks(void) { return __atomic_load_n(&worker_chunks, SEQ); }
+
+/** Called by a worker's JS wrapper when its wasm code threw: the caller stops waiting for it. */
+EXPORT(mp_worker_crashed) void mp_worker_crashed(void) {
+  __atomic_sub_fetch(&workers_ready, 1, SEQ);
+  __atomic_store_n(&pool.crashed, 1, SEQ);
+  __atomic_sub_fetch(&pool.active, 1, SEQ);
+  __builtin_wasm_memory_atomic_notify(&pool.done, 1);
+}
+
+/** After an exception in the main thread: waits for workers to leave the aborted job. */
+EXPORT(mp_recover) void mp_recover(void) {
+  /* no chunk can be claimed any more */
+  __atomic_store_n(&pool.word, ((u64)gen_counter << W_GEN_SHIFT), SEQ);
+  while (fresh32(&pool.active) > 0) wait32(&pool.done, -1, 1000000ll);
+  __atomic_store_n(&pool.crashed, 0, SEQ);
+  par_busy = 0;
+  pend_active = 0;
+}
+
+/**
+ * Publishes fn(ctx, chunk, tid) for chunk = 0..n-1 to the workers and returns at once; par_join()
+ * then helps with the remaining chunks and waits. Runs everything synchronously (and par_join is a
+ * no-op) when there is one thread, one chunk, or when called inside a parallel region.
+ */
+static void par_start(ChunkFn fn, void *ctx, int n) {
+  if (n <= 0) return;
+  if (n == 1 || par_busy || __atomic_load_n(&nthreads, SEQ) <= 1) {
+    for (int i = 0; i < n; i++) fn(ctx, i, 0);
     return;
   }
+  if (n > MAX_CHUNKS) {
+    /* more chunks than the claim word can count: merge consecutive ones (not needed in practice) */
+    for (int i = 0; i < n; i++) fn(ctx, i, 0);
+    return;
+  }
+  par_busy = 1;
+  pend_active = 1;
+  cur_n = n;
+  /* First close the previous job (zero chunks): a worker still looping in run_chunks may hold its
+     word; that stale word no longer matches, so it cannot claim against the parameters below. */
+  __atomic_store_n(&pool.word, ((u64)gen_counter << W_GEN_SHIFT), SEQ);
+  __atomic_store_n(&pool.job, ((u64)(u32)(size_t)fn << 32) | (u32)(size_t)ctx, SEQ);
+  __atomic_store_n(&pool.done, 0, SEQ);
+  const u32 g = ++gen_counter & 0xFFFFFF;
+  gen_counter = g;
+  __atomic_store_n(&pool.word, ((u64)g << W_GEN_SHIFT) | ((u64)n << W_N_SHIFT), SEQ);
+  __atomic_store_n(&pool.gen, (int)g, SEQ);
+  __builtin_wasm_memory_atomic_notify(&pool.gen, (u32)(__atomic_load_n(&nthreads, SEQ) - 1));
+}
+
+/** Finishes the job of par_start (main thread takes part). Returns 0, or -2 when a worker crashed. */
+static int par_join(void) {
+  if (!pend_active) return 0;
+  run_chunks(0);
+  const int n = cur_n;
+  int rc = 0;
+  for (int s = 0;; s++) {
+    const int d = fresh32(&pool.done);
+    if (d >= n) break;
+    if (fresh32(&pool.crashed)) {
+      rc = -2;
+      break;
+    }
+    if (s > SPIN_MAIN) wait32(&pool.done, d, 1000000ll);
+  }
+  par_busy = 0;
+  pend_active = 0;
+  return rc;
+}
+
+/** par_start + par_join. */
+static int par_for(ChunkFn fn, void *ctx, int n) {
+  par_start(fn, ctx, n);
+  return par_join();
+}
+
+/* Number of chunks for `units` independent work units of roughly `unitCost` flops each:
+   1 when single-threaded or too small to be worth waking workers. */
+static int chunks_for(int units, double unitCost, int perThread) {
+  const int T = __atomic_load_n(&nthreads, SEQ);
+  if (T <= 1 || units <= 1) return 1;
+  const double total = unitCost * units;
+  if (total < 200000.0) return 1;
+  int c = T * perThread;
+  const int byWork = (int)(total / 100000.0);
+  if (c > byWork) c = byWork;
+  if (c > units) c = units;
+  return c < 1 ? 1 : c;
+}
+
+/* Chunk i of n over [0, total): [*lo, *hi). */
+INLINE void chunk_range(int total, int n, int i, int *lo, int *hi) {
+  *lo = (int)((long long)total * i / n);
+  *hi = (int)((long long)total * (i + 1) / n);
+}
+
+/*
+ * Fills and copies are SIMD loops, never memory.fill / memory.copy: engines bounds-check those bulk
+ * operations against the instance's cached memory size, which on a worker thread can lag behind a
+ * growth just done by the main thread (a spurious out-of-bounds trap).
+ */
+INLINE void fill0(float *p, int n) {
   const v128_t z = wasm_f32x4_splat(0);
   int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    wasm_v128_store(p + i, z);
+    wasm_v128_store(p + i + 4, z);
+    wasm_v128_store(p + i + 8, z);
+    wasm_v128_store(p + i + 12, z);
+  }
   for (; i + 4 <= n; i += 4) wasm_v128_store(p + i, z);
   for (; i < n; i++) p[i] = 0.0f;
 }
 
 INLINE void copy_f32(float *d, const float *s, int n) {
-  if (n >= 256) {
-    __builtin_memcpy(d, s, (size_t)n * 4);
-    return;
-  }
   int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const v128_t a = wasm_v128_load(s + i), b = wasm_v128_load(s + i + 4);
+    const v128_t c = wasm_v128_load(s + i + 8), e = wasm_v128_load(s + i + 12);
+    wasm_v128_store(d + i, a);
+    wasm_v128_store(d + i + 4, b);
+    wasm_v128_store(d + i + 8, c);
+    wasm_v128_store(d + i + 12, e);
+  }
   for (; i + 4 <= n; i += 4) wasm_v128_store(d + i, wasm_v128_load(s + i));
   for (; i < n; i++) d[i] = s[i];
 }
+
+/* Zeroes `bytes` (a multiple of 4) at p. */
+static void zero_bytes(void *p, u32 bytes) { fill0((float *)p, (int)(bytes / 4)); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* GEMM: C[M,N] += op(A)[M,K] · op(B)[K,N]                                                     */
@@ -105,6 +364,45 @@ static int gemm_work(GemmWork *w) {
   return (w->packA && w->packB) ? 0 : -1;
 }
 
+/* dst[k][0..8) = src[j*cs + k] for j < 8, k < kc: 8 columns stored with stride cs, transposed with 4x4 shuffles. */
+static void transpose8(const float *src, int cs, int kc, float *dst) {
+  const float *s0 = src, *s1 = src + cs, *s2 = src + 2 * cs, *s3 = src + 3 * cs;
+  const float *s4 = src + 4 * cs, *s5 = src + 5 * cs, *s6 = src + 6 * cs, *s7 = src + 7 * cs;
+  int k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    v128_t r0 = wasm_v128_load(s0 + k), r1 = wasm_v128_load(s1 + k);
+    v128_t r2 = wasm_v128_load(s2 + k), r3 = wasm_v128_load(s3 + k);
+    v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5);
+    v128_t t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+    v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
+    v128_t t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+    v128_t q0 = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5);
+    v128_t q1 = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+    v128_t q2 = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5);
+    v128_t q3 = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+    v128_t u0 = wasm_v128_load(s4 + k), u1 = wasm_v128_load(s5 + k);
+    v128_t u2 = wasm_v128_load(s6 + k), u3 = wasm_v128_load(s7 + k);
+    v128_t v0 = wasm_i32x4_shuffle(u0, u1, 0, 4, 1, 5);
+    v128_t v1 = wasm_i32x4_shuffle(u0, u1, 2, 6, 3, 7);
+    v128_t v2 = wasm_i32x4_shuffle(u2, u3, 0, 4, 1, 5);
+    v128_t v3 = wasm_i32x4_shuffle(u2, u3, 2, 6, 3, 7);
+    v128_t p0 = wasm_i32x4_shuffle(v0, v2, 0, 1, 4, 5);
+    v128_t p1 = wasm_i32x4_shuffle(v0, v2, 2, 3, 6, 7);
+    v128_t p2 = wasm_i32x4_shuffle(v1, v3, 0, 1, 4, 5);
+    v128_t p3 = wasm_i32x4_shuffle(v1, v3, 2, 3, 6, 7);
+    wasm_v128_store(dst + 0, q0); wasm_v128_store(dst + 4, p0);
+    wasm_v128_store(dst + 8, q1); wasm_v128_store(dst + 12, p1);
+    wasm_v128_store(dst + 16, q2); wasm_v128_store(dst + 20, p2);
+    wasm_v128_store(dst + 24, q3); wasm_v128_store(dst + 28, p3);
+    dst += 4 * NR;
+  }
+  for (; k < kc; k++) {
+    dst[0] = s0[k]; dst[1] = s1[k]; dst[2] = s2[k]; dst[3] = s3[k];
+    dst[4] = s4[k]; dst[5] = s5[k]; dst[6] = s6[k]; dst[7] = s7[k];
+    dst += NR;
+  }
+}
+
 /* Pack B(k0.., j0..) block of kc x nc into NR strips: dst[strip][k][NR], zero padded. */
 static void pack_b(const float *B, int rsB, int csB, int k0, int kc, int j0, int nc, float *dst) {
   if (csB == 1) {
@@ -130,42 +428,8 @@ static void pack_b(const float *B, int rsB, int csB, int k0, int kc, int j0, int
     int nr = nc - js < NR ? nc - js : NR;
     const float *src = B + (size_t)k0 * rsB + (size_t)(j0 + js) * csB;
     if (rsB == 1 && nr == NR) {
-      /* transposed storage: column j contiguous over k. Transpose 4x4 blocks. */
-      const float *s0 = src, *s1 = src + csB, *s2 = src + 2 * csB, *s3 = src + 3 * csB;
-      const float *s4 = src + 4 * csB, *s5 = src + 5 * csB, *s6 = src + 6 * csB, *s7 = src + 7 * csB;
-      int k = 0;
-      for (; k + 4 <= kc; k += 4) {
-        v128_t r0 = wasm_v128_load(s0 + k), r1 = wasm_v128_load(s1 + k);
-        v128_t r2 = wasm_v128_load(s2 + k), r3 = wasm_v128_load(s3 + k);
-        v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5);
-        v128_t t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
-        v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
-        v128_t t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
-        v128_t q0 = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5);
-        v128_t q1 = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
-        v128_t q2 = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5);
-        v128_t q3 = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
-        v128_t u0 = wasm_v128_load(s4 + k), u1 = wasm_v128_load(s5 + k);
-        v128_t u2 = wasm_v128_load(s6 + k), u3 = wasm_v128_load(s7 + k);
-        v128_t v0 = wasm_i32x4_shuffle(u0, u1, 0, 4, 1, 5);
-        v128_t v1 = wasm_i32x4_shuffle(u0, u1, 2, 6, 3, 7);
-        v128_t v2 = wasm_i32x4_shuffle(u2, u3, 0, 4, 1, 5);
-        v128_t v3 = wasm_i32x4_shuffle(u2, u3, 2, 6, 3, 7);
-        v128_t p0 = wasm_i32x4_shuffle(v0, v2, 0, 1, 4, 5);
-        v128_t p1 = wasm_i32x4_shuffle(v0, v2, 2, 3, 6, 7);
-        v128_t p2 = wasm_i32x4_shuffle(v1, v3, 0, 1, 4, 5);
-        v128_t p3 = wasm_i32x4_shuffle(v1, v3, 2, 3, 6, 7);
-        wasm_v128_store(dst + 0, q0); wasm_v128_store(dst + 4, p0);
-        wasm_v128_store(dst + 8, q1); wasm_v128_store(dst + 12, p1);
-        wasm_v128_store(dst + 16, q2); wasm_v128_store(dst + 20, p2);
-        wasm_v128_store(dst + 24, q3); wasm_v128_store(dst + 28, p3);
-        dst += 4 * NR;
-      }
-      for (; k < kc; k++) {
-        dst[0] = s0[k]; dst[1] = s1[k]; dst[2] = s2[k]; dst[3] = s3[k];
-        dst[4] = s4[k]; dst[5] = s5[k]; dst[6] = s6[k]; dst[7] = s7[k];
-        dst += NR;
-      }
+      transpose8(src, csB, kc, dst);
+      dst += (size_t)kc * NR;
     } else {
       for (int k = 0; k < kc; k++) {
         const float *s = src + (size_t)k * rsB;
@@ -276,18 +540,14 @@ static void macro_kernel(int mc, int nc, int kc, const float *packA, const float
   }
 }
 
-typedef struct ConvB ConvB;
-static void pack_b_conv(const ConvB *cb, int k0, int kc, int j0, int nc, float *dst);
-
-/* C += op(A)·op(B); when cb is non-null, B is the implicit im2col matrix of a convolution. */
-static void gemm_ex(int M, int N, int K, const float *A, int rsA, int csA, const ConvB *cb, const float *B, int rsB,
-                    int csB, float *C, int ldc, GemmWork *w) {
+/* C += op(A)·op(B) */
+static void gemm(int M, int N, int K, const float *A, int rsA, int csA, const float *B, int rsB, int csB, float *C,
+                 int ldc, GemmWork *w) {
   for (int jc = 0; jc < N; jc += NC) {
     int nc = N - jc < NC ? N - jc : NC;
     for (int pc = 0; pc < K; pc += KC) {
       int kc = K - pc < KC ? K - pc : KC;
-      if (cb) pack_b_conv(cb, pc, kc, jc, nc, w->packB);
-      else pack_b(B, rsB, csB, pc, kc, jc, nc, w->packB);
+      pack_b(B, rsB, csB, pc, kc, jc, nc, w->packB);
       for (int ic = 0; ic < M; ic += MC) {
         int mc = M - ic < MC ? M - ic : MC;
         pack_a(A, rsA, csA, ic, mc, pc, kc, w->packA);
@@ -297,20 +557,90 @@ static void gemm_ex(int M, int N, int K, const float *A, int rsA, int csA, const
   }
 }
 
-static void gemm(int M, int N, int K, const float *A, int rsA, int csA, const float *B, int rsB, int csB, float *C,
-                 int ldc, GemmWork *w) {
-  gemm_ex(M, N, K, A, rsA, csA, 0, B, rsB, csB, C, ldc, w);
+/* Per-thread scratch of a parallel job: GEMM packing buffers plus one kernel-specific buffer. */
+typedef struct {
+  GemmWork wk;
+  float *buf;
+  int ready;
+} TWork;
+
+/*
+ * Scratch for every thread that may take part, allocated by the caller before the job starts:
+ * only the main thread allocates, hence only the main thread grows the memory. Returns -1 when out
+ * of memory.
+ */
+static int twork_prealloc(TWork *slots, u32 bufBytes, int gemm) {
+  const int T = __atomic_load_n(&nthreads, SEQ);
+  for (int t = 0; t < T; t++) {
+    TWork *w = &slots[t];
+    if (gemm && gemm_work(&w->wk)) return -1;
+    if (bufBytes) {
+      w->buf = (float *)salloc(bufBytes);
+      if (!w->buf) return -1;
+    }
+    w->ready = 1;
+  }
+  return 0;
 }
 
+/* The calling thread's scratch (0 if it was not allocated: the job then reports an error). */
+INLINE TWork *twork(TWork *slots, int tid) { return slots[tid].ready ? &slots[tid] : 0; }
+
+INLINE void clear_twork(TWork *slots) { zero_bytes(slots, sizeof(TWork) * MAXT); }
+
+typedef struct {
+  const float *a, *b;
+  float *c;
+  int M, N, K, rsA, csA, rsB, csB, byCols, nChunks, unit;
+  int err;
+  TWork tw[MAXT];
+} MatmulJob;
+
+static void matmul_chunk(void *vctx, int i, int tid) {
+  MatmulJob *j = (MatmulJob *)vctx;
+  TWork *t = twork(j->tw, tid);
+  if (!t) {
+    j->err = 1;
+    return;
+  }
+  const int total = j->byCols ? j->N : j->M;
+  const int units = (total + j->unit - 1) / j->unit;
+  int u0, u1;
+  chunk_range(units, j->nChunks, i, &u0, &u1);
+  const int lo = u0 * j->unit, hi = u1 * j->unit < total ? u1 * j->unit : total;
+  if (lo >= hi) return;
+  if (j->byCols)
+    gemm(j->M, hi - lo, j->K, j->a, j->rsA, j->csA, j->b + (size_t)lo * j->csB, j->rsB, j->csB, j->c + lo, j->N, &t->wk);
+  else
+    gemm(hi - lo, j->N, j->K, j->a + (size_t)lo * j->rsA, j->rsA, j->csA, j->b, j->rsB, j->csB, j->c + (size_t)lo * j->N,
+         j->N, &t->wk);
+}
+
+/* Splitting C by column or row blocks leaves every element's arithmetic unchanged. */
 static int matmul_impl(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB, int accumulate) {
   if (!accumulate) fill0(c, M * N);
   if (M <= 0 || N <= 0 || K <= 0) return 0;
-  GemmWork w;
-  if (gemm_work(&w)) return -1;
-  int rsA = transA ? 1 : K, csA = transA ? M : 1;
-  int rsB = transB ? 1 : N, csB = transB ? K : 1;
-  gemm(M, N, K, a, rsA, csA, b, rsB, csB, c, N, &w);
-  return 0;
+  MatmulJob j;
+  j.a = a;
+  j.b = b;
+  j.c = c;
+  j.M = M;
+  j.N = N;
+  j.K = K;
+  j.rsA = transA ? 1 : K;
+  j.csA = transA ? M : 1;
+  j.rsB = transB ? 1 : N;
+  j.csB = transB ? K : 1;
+  j.byCols = N >= M;
+  j.unit = j.byCols ? 64 : 32;
+  const int total = j.byCols ? N : M;
+  const int units = (total + j.unit - 1) / j.unit;
+  j.nChunks = chunks_for(units, 2.0 * K * (j.byCols ? M : N) * j.unit, 2);
+  j.err = 0;
+  clear_twork(j.tw);
+  if (twork_prealloc(j.tw, 0, 1)) return -1;
+  int rc = par_for(matmul_chunk, &j, j.nChunks);
+  return rc ? rc : j.err ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -334,18 +664,18 @@ INLINE void ow_range(const ConvGeom *g, int offW, int *lo, int *hi) {
 }
 
 /*
- * col2im restricted to output pixels p in [p0, p1) (p = oh*OW + ow), nc = p1 - p0:
- * dx[c, ih, iw] += col[r*nc + (p - p0)], r = (c*KH + kh)*KW + kw. Chunks keep the buffer in L2.
+ * col2im restricted to output pixels p in [p0, p1) (p = oh*OW + ow):
+ * dx[c, ih, iw] += col[r*ldcol + (p - p0)], r = (c*KH + kh)*KW + kw. Chunks keep the buffer in L2.
  */
-static void col2im_range(const float *col, int Cg, const ConvGeom *g, float *dx, int p0, int p1) {
-  const int H = g->H, W = g->W, OW = g->OW, sW = g->strideW, nc = p1 - p0;
+static void col2im_range(const float *col, int ldcol, int Cg, const ConvGeom *g, float *dx, int p0, int p1) {
+  const int H = g->H, W = g->W, OW = g->OW, sW = g->strideW;
   const int oh0 = p0 / OW, oh1 = (p1 - 1) / OW;
   int r = 0;
   for (int c = 0; c < Cg; c++) {
     float *xc = dx + (size_t)c * H * W;
     for (int kh = 0; kh < g->KH; kh++) {
       for (int kw = 0; kw < g->KW; kw++, r++) {
-        const float *ro = col + (size_t)r * nc;
+        const float *ro = col + (size_t)r * ldcol;
         const int offW = kw * g->dilationW - g->padW;
         int lo, hi;
         ow_range(g, offW, &lo, &hi);
@@ -379,102 +709,6 @@ static int conv_chunk(int CK, int OHW) {
   return ch < OHW ? ch : OHW;
 }
 
-/*
- * Implicit im2col for the GEMM: packs B(k, p) = x[c, oh*sH - pH + kh*dH, ow*sW - pW + kw*dW]
- * (k = (c*KH + kh)*KW + kw, p = oh*OW + ow) straight into NR-wide strips, skipping the explicit
- * im2col buffer. Per-k offsets come from tables built once per call.
- */
-struct ConvB {
-  const float *x; /* first input plane of the group */
-  const ConvGeom *g;
-  const int *kOff; /* c*H*W + kh*dH*W + kw*dW */
-  const int *kH;   /* kh*dH */
-  const int *kW;   /* kw*dW */
-};
-
-static int conv_tables(const ConvGeom *g, int Cg, ConvB *cb) {
-  const int CK = Cg * g->KH * g->KW;
-  int *t = (int *)salloc((u32)CK * 12);
-  if (!t) return -1;
-  int k = 0;
-  for (int c = 0; c < Cg; c++)
-    for (int kh = 0; kh < g->KH; kh++)
-      for (int kw = 0; kw < g->KW; kw++, k++) {
-        t[k] = c * g->H * g->W + kh * g->dilationH * g->W + kw * g->dilationW;
-        t[CK + k] = kh * g->dilationH;
-        t[2 * CK + k] = kw * g->dilationW;
-      }
-  cb->g = g;
-  cb->kOff = t;
-  cb->kH = t + CK;
-  cb->kW = t + 2 * CK;
-  return 0;
-}
-
-static void pack_b_conv(const ConvB *cb, int k0, int kc, int j0, int nc, float *dst) {
-  const ConvGeom *g = cb->g;
-  const int H = g->H, W = g->W, OW = g->OW, sH = g->strideH, sW = g->strideW;
-  const float *x = cb->x;
-  const int *kOff = cb->kOff + k0, *kH = cb->kH + k0, *kW = cb->kW + k0;
-  const v128_t z = wasm_f32x4_splat(0);
-  for (int js = 0; js < nc; js += NR, dst += (size_t)kc * NR) {
-    const int p = j0 + js, nr = nc - js < NR ? nc - js : NR;
-    const int oh = p / OW, ow0 = p - oh * OW;
-    float *d = dst;
-    if (nr == NR && ow0 + NR <= OW) {
-      /* the strip is 8 consecutive pixels of one output row */
-      const int ihb = oh * sH - g->padH, iwb = ow0 * sW - g->padW;
-      const int span = (NR - 1) * sW;
-      for (int k = 0; k < kc; k++, d += NR) {
-        const int ih = ihb + kH[k], iw = iwb + kW[k];
-        if ((unsigned)ih >= (unsigned)H) {
-          wasm_v128_store(d, z);
-          wasm_v128_store(d + 4, z);
-          continue;
-        }
-        const float *src = x + kOff[k] + ihb * W + iwb; /* = &x[c, ih, iw] */
-        if (iw >= 0 && iw + span < W) {
-          if (sW == 1) {
-            wasm_v128_store(d, wasm_v128_load(src));
-            wasm_v128_store(d + 4, wasm_v128_load(src + 4));
-          } else if (sW == 2) {
-            v128_t q0 = wasm_v128_load(src), q1 = wasm_v128_load(src + 4);
-            v128_t q2 = wasm_v128_load(src + 8), q3 = wasm_v128_load(src + 12);
-            wasm_v128_store(d, wasm_i32x4_shuffle(q0, q1, 0, 2, 4, 6));
-            wasm_v128_store(d + 4, wasm_i32x4_shuffle(q2, q3, 0, 2, 4, 6));
-          } else {
-            for (int jj = 0; jj < NR; jj++) d[jj] = src[jj * sW];
-          }
-        } else {
-          for (int jj = 0; jj < NR; jj++) {
-            const int iwj = iw + jj * sW;
-            d[jj] = (iwj >= 0 && iwj < W) ? src[jj * sW] : 0.0f;
-          }
-        }
-      }
-    } else {
-      /* strip wraps output rows or is the ragged edge: per-element addressing */
-      int ihs[NR], iws[NR];
-      for (int jj = 0; jj < NR; jj++) {
-        if (jj < nr) {
-          const int pp = p + jj, ohj = pp / OW, owj = pp - ohj * OW;
-          ihs[jj] = ohj * sH - g->padH;
-          iws[jj] = owj * sW - g->padW;
-        } else {
-          ihs[jj] = -(1 << 28); /* never valid -> zero padding */
-          iws[jj] = 0;
-        }
-      }
-      for (int k = 0; k < kc; k++, d += NR) {
-        for (int jj = 0; jj < NR; jj++) {
-          const int ih = ihs[jj] + kH[k], iw = iws[jj] + kW[k];
-          d[jj] = ((unsigned)ih < (unsigned)H && (unsigned)iw < (unsigned)W) ? x[kOff[k] + ihs[jj] * W + iws[jj]] : 0.0f;
-        }
-      }
-    }
-  }
-}
-
 INLINE int is_pointwise(const ConvGeom *g) {
   return g->KH == 1 && g->KW == 1 && g->strideH == 1 && g->strideW == 1 && g->padH == 0 && g->padW == 0 &&
          g->OH == g->H && g->OW == g->W;
@@ -499,9 +733,9 @@ INLINE void axpy_strided(float *o, const float *xr, float wv, int lo, int hi, in
   for (; ow < hi; ow++) o[ow] += wv * xr[(size_t)ow * sW];
 }
 
-static void depthwise_forward(const float *x, const float *w, float *out, const ConvGeom *g) {
+static void depthwise_forward(const float *x, const float *w, float *out, const ConvGeom *g, int n0, int n1) {
   const int Og = g->O / g->C, HW = g->H * g->W, OHW = g->OH * g->OW, KHW = g->KH * g->KW;
-  for (int n = 0; n < g->N; n++) {
+  for (int n = n0; n < n1; n++) {
     for (int o = 0; o < g->O; o++) {
       const float *xp = x + ((size_t)n * g->C + o / Og) * HW;
       float *op = out + ((size_t)n * g->O + o) * OHW;
@@ -522,10 +756,10 @@ static void depthwise_forward(const float *x, const float *w, float *out, const 
   }
 }
 
-static void depthwise_backward_input(const float *dy, const float *w, float *dx, const ConvGeom *g) {
+static void depthwise_backward_input(const float *dy, const float *w, float *dx, const ConvGeom *g, int n0, int n1) {
   const int Og = g->O / g->C, HW = g->H * g->W, OHW = g->OH * g->OW, KHW = g->KH * g->KW;
   const int sW = g->strideW;
-  for (int n = 0; n < g->N; n++) {
+  for (int n = n0; n < n1; n++) {
     for (int o = 0; o < g->O; o++) {
       float *xp = dx + ((size_t)n * g->C + o / Og) * HW;
       const float *dp = dy + ((size_t)n * g->O + o) * OHW;
@@ -554,10 +788,10 @@ static void depthwise_backward_input(const float *dy, const float *w, float *dx,
   }
 }
 
-static void depthwise_backward_filter(const float *x, const float *dy, float *dw, const ConvGeom *g) {
+static void depthwise_backward_filter(const float *x, const float *dy, float *dw, const ConvGeom *g, int o0, int o1) {
   const int Og = g->O / g->C, HW = g->H * g->W, OHW = g->OH * g->OW, KHW = g->KH * g->KW;
   const int sW = g->strideW;
-  for (int o = 0; o < g->O; o++) {
+  for (int o = o0; o < o1; o++) {
     for (int kh = 0; kh < g->KH; kh++) {
       for (int kw = 0; kw < g->KW; kw++) {
         const int offW = kw * g->dilationW - g->padW;
@@ -594,20 +828,154 @@ static void depthwise_backward_filter(const float *x, const float *dy, float *dw
   }
 }
 
-INLINE int is_depthwise(const ConvGeom *g) { return g->C == g->groups && g->KH * g->KW > 1; }
+/* groups == C > 1 (a single-channel input with groups = 1 is an ordinary convolution) */
+INLINE int is_depthwise(const ConvGeom *g) { return g->C == g->groups && g->groups > 1 && g->KH * g->KW > 1; }
+
 
 /*
- * Direct convolution GEMM for stride-W 1: with the input zero-padded, the B strip of 8 consecutive
- * output pixels of one row, for reduction index k, is 8 contiguous floats at xpad + rowBase + kOff[k],
- * so the micro-kernel reads it in place (no im2col, no packing). Strips that wrap an output row are
- * packed with the implicit-im2col packer.
+ * Phase-decomposed padded grid ("q layout"). Output pixel (oh, ow) reads the zero-padded input at
+ * xpad[c, oh*sH + kh*dH, ow*sW + kw*dW]. With kh*dH = u*sH + a (a < sH) and kw*dW = v*sW + b, that
+ * is xq[c, (a,b), oh + u, ow + v] where the phase plane xq[c, (a,b)] = xpad[c, a::sH, b::sW] has
+ * Hq x Wq elements. On the padded grid p = oh*Wq + ow, tap k of output p is at xq + kOff[k] + p for
+ * every p, so a strip of 8 consecutive grid positions is 8 contiguous floats for any stride and
+ * dilation: the GEMM micro-kernels read B in place, with no im2col and no packing. Grid columns
+ * ow >= OW (at most ((KW-1)*dW)/sW per row) are computed and dropped. Only the phases that some
+ * tap uses are stored.
  */
-INLINE void micro_kernel_conv(int kc, const float *Ap, const float *src, const int *kOff, float *C, int ldc) {
+typedef struct {
+  int nph, Hq, Wq, plane, img, Np; /* used phases; plane size; floats per image; grid length */
+  int istride;                     /* floats per packed image including read slack */
+  int *phRow, *phCol;              /* phase offsets (a, b) */
+  int *kOff;                       /* per tap */
+  int nStrips;
+  int *stripSrc;  /* per strip, the grid positions of its two quads */
+  int *stripDst;  /* per strip, the output pixels of its two quads when both are full, else -1 - (row in stripCols), -1 */
+  int *stripCols; /* 8 output pixels (or -1) per irregular strip */
+} QGeom;
+
+static int q_setup(const ConvGeom *g, int Cg, QGeom *q, int withStrips) {
+  const int sH = g->strideH, sW = g->strideW, KH = g->KH, KW = g->KW, dH = g->dilationH, dW = g->dilationW;
+  const int CK = Cg * KH * KW, OH = g->OH, OW = g->OW;
+  q->Hq = OH + ((KH - 1) * dH) / sH;
+  q->Wq = OW + ((KW - 1) * dW) / sW;
+  q->plane = q->Hq * q->Wq;
+  q->Np = (OH - 1) * q->Wq + OW;
+  int *phId = (int *)salloc((u32)sH * sW * 12);
+  if (!phId) return -1;
+  q->phRow = phId + sH * sW;
+  q->phCol = phId + 2 * sH * sW;
+  for (int i = 0; i < sH * sW; i++) phId[i] = -1;
+  int nph = 0;
+  for (int kh = 0; kh < KH; kh++)
+    for (int kw = 0; kw < KW; kw++) {
+      const int a = (kh * dH) % sH, b = (kw * dW) % sW;
+      if (phId[a * sW + b] < 0) {
+        phId[a * sW + b] = nph;
+        q->phRow[nph] = a;
+        q->phCol[nph] = b;
+        nph++;
+      }
+    }
+  q->nph = nph;
+  q->img = Cg * nph * q->plane;
+  /* garbage columns of the last strips read up to Wq + NR floats past the last plane */
+  q->istride = (q->img + q->Wq + 2 * NR + 15) & ~15;
+  q->kOff = (int *)salloc((u32)CK * 4);
+  if (!q->kOff) return -1;
+  int k = 0;
+  for (int c = 0; c < Cg; c++)
+    for (int kh = 0; kh < KH; kh++)
+      for (int kw = 0; kw < KW; kw++, k++) {
+        const int rh = kh * dH, rw = kw * dW;
+        const int ph = phId[(rh % sH) * sW + rw % sW];
+        q->kOff[k] = (c * nph + ph) * q->plane + (rh / sH) * q->Wq + rw / sW;
+      }
+  if (!withStrips) return 0;
+  /* strips of NR = 2 quads; a quad is 4 consecutive grid columns of one output row (ragged at the row end) */
+  const int Wq = q->Wq, qpr = (OW + 3) / 4, nq = OH * qpr, n = (nq + 1) / 2;
+  q->stripSrc = (int *)salloc((u32)n * 16);
+  q->stripCols = (int *)salloc((u32)n * NR * 4);
+  if (!q->stripSrc || !q->stripCols) return -1;
+  q->stripDst = q->stripSrc + 2 * n;
+  int irr = 0;
+  for (int s = 0; s < n; s++) {
+    int src[2], dst[2], valid[2];
+    for (int h = 0; h < 2; h++) {
+      const int qi = 2 * s + h < nq ? 2 * s + h : nq - 1; /* a lone last quad is paired with itself */
+      const int oh = qi / qpr, ow0 = (qi - oh * qpr) * 4;
+      src[h] = oh * Wq + ow0;
+      dst[h] = oh * OW + ow0;
+      valid[h] = 2 * s + h < nq ? (OW - ow0 < 4 ? OW - ow0 : 4) : 0;
+    }
+    q->stripSrc[2 * s] = src[0];
+    q->stripSrc[2 * s + 1] = src[1];
+    if (valid[0] == 4 && valid[1] == 4) {
+      q->stripDst[2 * s] = dst[0];
+      q->stripDst[2 * s + 1] = dst[1];
+    } else {
+      for (int t = 0; t < NR; t++) {
+        const int h = t / 4, u = t - h * 4;
+        q->stripCols[irr * NR + t] = u < valid[h] ? dst[h] + u : -1;
+      }
+      q->stripDst[2 * s] = -1 - irr++;
+      q->stripDst[2 * s + 1] = -1;
+    }
+  }
+  q->nStrips = n;
+  return 0;
+}
+
+/* Packs one image's Cg input planes x[c, H, W] into the phase planes at dst (q->img floats). */
+static void q_pack(const float *x, int Cg, const ConvGeom *g, const QGeom *q, float *dst) {
+  const int H = g->H, W = g->W, sH = g->strideH, sW = g->strideW, pH = g->padH, pW = g->padW;
+  const int Hq = q->Hq, Wq = q->Wq;
+  for (int c = 0; c < Cg; c++) {
+    const float *xc = x + (size_t)c * H * W;
+    for (int ph = 0; ph < q->nph; ph++) {
+      const int a = q->phRow[ph], b = q->phCol[ph];
+      float *d = dst + (size_t)(c * q->nph + ph) * q->plane;
+      /* columns j with 0 <= j*sW + b - pW < W */
+      int j0 = ceil_div_pos(pW - b, sW), j1 = ceil_div_pos(W + pW - b, sW);
+      if (j1 > Wq) j1 = Wq;
+      if (j0 > j1) j0 = j1;
+      for (int i = 0; i < Hq; i++) {
+        float *dr = d + (size_t)i * Wq;
+        const int ih = i * sH + a - pH;
+        if (ih < 0 || ih >= H) {
+          fill0(dr, Wq);
+          continue;
+        }
+        for (int j = 0; j < j0; j++) dr[j] = 0.0f;
+        for (int j = j1; j < Wq; j++) dr[j] = 0.0f;
+        const float *src = xc + (size_t)ih * W + (j0 * sW + b - pW);
+        const int n = j1 - j0;
+        if (sW == 1) {
+          copy_f32(dr + j0, src, n);
+        } else if (sW == 2) {
+          int j = 0;
+          for (; j + 4 <= n && 2 * j + 8 <= W - (j0 * sW + b - pW); j += 4)
+            wasm_v128_store(dr + j0 + j, wasm_i32x4_shuffle(wasm_v128_load(src + 2 * j), wasm_v128_load(src + 2 * j + 4), 0, 2, 4, 6));
+          for (; j < n; j++) dr[j0 + j] = src[2 * j];
+        } else {
+          for (int j = 0; j < n; j++) dr[j0 + j] = src[(size_t)j * sW];
+        }
+      }
+    }
+  }
+}
+
+/* Zeroes the read slack after a packed image (read by dropped grid columns only). */
+INLINE void q_clear_slack(const QGeom *q, float *img) { fill0(img + q->img, q->istride - q->img); }
+
+/* C[MR x NR] (+)= A strip · B, B row k = [4 floats at s0 + kOff[k], 4 floats at s1 + kOff[k]];
+   the two C halves go to columns d0 and d1. */
+INLINE void micro_kernel_conv2(int kc, const float *Ap, const float *s0, const float *s1, const int *kOff, float *C, int d0,
+                               int d1, int ldc) {
   v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
   v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   for (int k = 0; k < kc; k++) {
-    const float *Bp = src + kOff[k];
-    v128_t b0 = wasm_v128_load(Bp), b1 = wasm_v128_load(Bp + 4);
+    const int o = kOff[k];
+    v128_t b0 = wasm_v128_load(s0 + o), b1 = wasm_v128_load(s1 + o);
     v128_t a;
     a = wasm_v128_load32_splat(Ap + 0); FMA(c00, a, b0); FMA(c01, a, b1);
     a = wasm_v128_load32_splat(Ap + 1); FMA(c10, a, b0); FMA(c11, a, b1);
@@ -618,8 +986,8 @@ INLINE void micro_kernel_conv(int kc, const float *Ap, const float *src, const i
 #define UPD(r, c0, c1)                                                            \
   do {                                                                            \
     float *q = C + (size_t)(r) * ldc;                                             \
-    wasm_v128_store(q, wasm_f32x4_add(wasm_v128_load(q), c0));                    \
-    wasm_v128_store(q + 4, wasm_f32x4_add(wasm_v128_load(q + 4), c1));            \
+    wasm_v128_store(q + d0, wasm_f32x4_add(wasm_v128_load(q + d0), c0));          \
+    wasm_v128_store(q + d1, wasm_f32x4_add(wasm_v128_load(q + d1), c1));          \
   } while (0)
   UPD(0, c00, c01);
   UPD(1, c10, c11);
@@ -628,47 +996,37 @@ INLINE void micro_kernel_conv(int kc, const float *Ap, const float *src, const i
 #undef UPD
 }
 
-typedef struct {
-  const float *xpad; /* Cg padded planes [Hp, Wp] */
-  int Wp, rowStep;   /* padded width; padded-row step per output row (strideH * Wp) */
-  const int *kOffP;  /* c*Hp*Wp + kh*dH*Wp + kw*dW */
-} ConvDirect;
-
-static void gemm_conv_direct(int M, int N, int K, const float *A, const ConvB *cb, const ConvDirect *cd, float *C,
-                             int ldc, GemmWork *w) {
-  const int OW = cb->g->OW;
+/*
+ * One image of a forward convolution in the q layout: out[Og, OHW] += Wg · B with the weights
+ * pre-packed (per KC block, MR-row strips) in packedA.
+ */
+static void q_conv_image(const QGeom *q, const float *xq, const float *packedA, int M, int K, float *out, int OHW) {
   float tile[MR * NR] __attribute__((aligned(16)));
-  for (int jc = 0; jc < N; jc += NC) {
-    const int nc = N - jc < NC ? N - jc : NC;
-    for (int pc = 0; pc < K; pc += KC) {
-      const int kc = K - pc < KC ? K - pc : KC;
-      /* pack only the strips that cannot be read in place */
-      for (int jr = 0; jr < nc; jr += NR) {
-        const int p = jc + jr, nr = nc - jr < NR ? nc - jr : NR, ow0 = p % OW;
-        if (!(nr == NR && ow0 + NR <= OW)) pack_b_conv(cb, pc, kc, p, nr, w->packB + (size_t)jr * kc);
-      }
-      for (int ic = 0; ic < M; ic += MC) {
-        const int mc = M - ic < MC ? M - ic : MC;
-        pack_a(A, K, 1, ic, mc, pc, kc, w->packA);
-        for (int jr = 0; jr < nc; jr += NR) {
-          const int p = jc + jr, nr = nc - jr < NR ? nc - jr : NR;
-          const int oh = p / OW, ow0 = p - oh * OW;
-          const int direct = nr == NR && ow0 + NR <= OW;
-          const float *src = cd->xpad + (size_t)oh * cd->rowStep + ow0;
-          const float *Bp = w->packB + (size_t)jr * kc;
-          for (int ir = 0; ir < mc; ir += MR) {
-            const int mr = mc - ir < MR ? mc - ir : MR;
-            const float *Ap = w->packA + (size_t)ir * kc;
-            float *Cp = C + (size_t)(ic + ir) * ldc + p;
-            if (mr == MR && direct) {
-              micro_kernel_conv(kc, Ap, src, cd->kOffP + pc, Cp, ldc);
-            } else {
-              for (int t = 0; t < MR * NR; t++) tile[t] = 0.0f;
-              if (direct) micro_kernel_conv(kc, Ap, src, cd->kOffP + pc, tile, NR);
-              else micro_kernel(kc, Ap, Bp, tile, NR);
-              for (int i = 0; i < mr; i++)
-                for (int j = 0; j < nr; j++) Cp[(size_t)i * ldc + j] += tile[i * NR + j];
-            }
+  const int Mp = (M + MR - 1) / MR * MR;
+  for (int pc = 0; pc < K; pc += KC) {
+    const int kc = K - pc < KC ? K - pc : KC;
+    const int *kOff = q->kOff + pc;
+    for (int ic = 0; ic < M; ic += MC) {
+      const int mc = M - ic < MC ? M - ic : MC;
+      const float *Ablk = packedA + (size_t)pc * Mp + (size_t)ic * kc;
+      for (int s = 0; s < q->nStrips; s++) {
+        const float *s0 = xq + q->stripSrc[2 * s], *s1 = xq + q->stripSrc[2 * s + 1];
+        const int d0 = q->stripDst[2 * s], d1 = q->stripDst[2 * s + 1];
+        const int *cols = d0 >= 0 ? 0 : q->stripCols + (size_t)(-1 - d0) * NR;
+        for (int ir = 0; ir < mc; ir += MR) {
+          const int mr = mc - ir < MR ? mc - ir : MR;
+          const float *Ap = Ablk + (size_t)ir * kc;
+          float *Crow = out + (size_t)(ic + ir) * OHW;
+          if (d0 >= 0 && mr == MR) {
+            micro_kernel_conv2(kc, Ap, s0, s1, kOff, Crow, d0, d1, OHW);
+          } else {
+            for (int t = 0; t < MR * NR; t++) tile[t] = 0.0f;
+            micro_kernel_conv2(kc, Ap, s0, s1, kOff, tile, 0, 4, NR);
+            for (int i = 0; i < mr; i++)
+              for (int t = 0; t < NR; t++) {
+                const int col = cols ? cols[t] : (t < 4 ? d0 + t : d1 + t - 4);
+                if (col >= 0) Crow[(size_t)i * OHW + col] += tile[i * NR + t];
+              }
           }
         }
       }
@@ -676,7 +1034,335 @@ static void gemm_conv_direct(int M, int N, int K, const float *A, const ConvB *c
   }
 }
 
-/* xpad[c, pH + ih, pW + iw] = x[c, ih, iw], zero borders. */
+/* Weights of each group [Og, CK] packed once per call into MR-row strips per KC block. */
+static float *prepack_weights(const float *w, int groups, int Og, int CK) {
+  const int Mp = (Og + MR - 1) / MR * MR;
+  float *p = (float *)salloc((u32)groups * Mp * CK * 4);
+  if (!p) return 0;
+  for (int gi = 0; gi < groups; gi++) {
+    const float *wg = w + (size_t)gi * Og * CK;
+    float *pg = p + (size_t)gi * Mp * CK;
+    for (int pc = 0; pc < CK; pc += KC) {
+      const int kc = CK - pc < KC ? CK - pc : KC;
+      pack_a(wg, CK, 1, 0, Og, pc, kc, pg + (size_t)pc * Mp);
+    }
+  }
+  return p;
+}
+
+
+/* ---- parallel drivers ----
+ * A convolution is prepared once per call into a job (arena-allocated: it outlives the export that
+ * creates it) whose work is a range of units: images for the forward pass and the input gradient
+ * (every image is computed the same way whichever thread runs it), partial sums over fixed image
+ * ranges for the filter gradient (summed in a fixed order at the end), output channels for the
+ * depthwise filter gradient. mp_job_start() runs units [u0, u1) asynchronously on the workers and
+ * returns; mp_join() has the caller help and wait. The JS side uses this to copy the next part's
+ * inputs and the previous part's outputs while the workers compute.
+ */
+
+#ifndef CONV_CHUNKS_PER_THREAD
+#define CONV_CHUNKS_PER_THREAD 8
+#endif
+
+enum { JOB_FWD = 1, JOB_BWD_INPUT = 2, JOB_BWD_FILTER = 3, JOB_DW_FILTER = 4 };
+
+typedef struct {
+  int kind;
+  int units;     /* work units of the whole call */
+  int u0, u1;    /* units of the running part */
+  int nChunks;   /* chunks of the running part */
+  int perThread; /* chunks per thread for chunks_for */
+  double unitCost;
+  ChunkFn fn;
+  int err;
+  int N;         /* images */
+  ConvGeom g;    /* own copy: the job outlives the caller's geometry */
+} JobHead;
+
+/* Units [*lo, *hi) of chunk i of the running part. */
+INLINE void job_chunk(const JobHead *h, int i, int *lo, int *hi) {
+  chunk_range(h->u1 - h->u0, h->nChunks, i, lo, hi);
+  *lo += h->u0;
+  *hi += h->u0;
+}
+
+static void job_start(JobHead *h, int u0, int u1) {
+  if (u0 < 0) u0 = 0;
+  if (u1 > h->units) u1 = h->units;
+  if (u0 >= u1) return;
+  h->u0 = u0;
+  h->u1 = u1;
+  h->nChunks = h->perThread > 0 ? chunks_for(u1 - u0, h->unitCost, h->perThread) : u1 - u0;
+  par_start(h->fn, h, h->nChunks);
+}
+
+static int job_join(JobHead *h) {
+  const int rc = par_join();
+  return rc ? rc : h->err ? -1 : 0;
+}
+
+static void *job_alloc(u32 bytes, int kind, const ConvGeom *g) {
+  JobHead *h = (JobHead *)salloc(bytes);
+  if (!h) return 0;
+  zero_bytes(h, bytes);
+  h->kind = kind;
+  h->g = *g;
+  h->N = g->N;
+  return h;
+}
+
+/* ---- forward ---- */
+
+typedef struct {
+  JobHead h;
+  const float *x, *w;
+  float *out;
+  int Cg, Og, CK, OHW, HW, pw, dw;
+  QGeom q;
+  const float *packedA;
+  TWork tw[MAXT];
+} FwdJob;
+
+static void conv_fwd_chunk(void *vctx, int i, int tid) {
+  FwdJob *j = (FwdJob *)vctx;
+  const ConvGeom *g = &j->h.g;
+  int n0, n1;
+  job_chunk(&j->h, i, &n0, &n1);
+  if (n0 >= n1) return;
+  const int img = g->O * j->OHW;
+  fill0(j->out + (size_t)n0 * img, (n1 - n0) * img);
+  if (j->dw) {
+    depthwise_forward(j->x, j->w, j->out, g, n0, n1);
+    return;
+  }
+  TWork *t = twork(j->tw, tid);
+  if (!t) {
+    j->h.err = 1;
+    return;
+  }
+  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW;
+  const int Mp = (Og + MR - 1) / MR * MR;
+  for (int n = n0; n < n1; n++) {
+    for (int gi = 0; gi < g->groups; gi++) {
+      const float *xg = j->x + (size_t)(n * g->C + gi * Cg) * HW;
+      float *og = j->out + (size_t)(n * g->O + gi * Og) * OHW;
+      if (j->pw) {
+        gemm(Og, OHW, CK, j->w + (size_t)gi * Og * CK, CK, 1, xg, OHW, 1, og, OHW, &t->wk);
+      } else {
+        q_pack(xg, Cg, g, &j->q, t->buf);
+        q_conv_image(&j->q, t->buf, j->packedA + (size_t)gi * Mp * CK, Og, CK, og, OHW);
+      }
+    }
+  }
+}
+
+/* Prepares out = conv2d(x, w) (units: images); 0 when out of memory. */
+static JobHead *conv_fwd_prepare(const float *x, const float *w, float *out, const ConvGeom *gIn) {
+  FwdJob *j = (FwdJob *)job_alloc(sizeof(FwdJob), JOB_FWD, gIn);
+  if (!j) return 0;
+  const ConvGeom *g = &j->h.g;
+  const int Cg = g->C / g->groups, Og = g->O / g->groups;
+  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
+  j->x = x;
+  j->w = w;
+  j->out = out;
+  j->Cg = Cg;
+  j->Og = Og;
+  j->CK = CK;
+  j->OHW = OHW;
+  j->HW = HW;
+  j->h.fn = conv_fwd_chunk;
+  j->h.perThread = CONV_CHUNKS_PER_THREAD;
+  j->h.unitCost = 2.0 * g->O * OHW * CK;
+  j->h.units = g->N;
+  if (g->N * g->O * OHW == 0) {
+    j->h.units = 0;
+    return &j->h;
+  }
+  if (CK == 0) {
+    fill0(out, g->N * g->O * OHW);
+    j->h.units = 0;
+    return &j->h;
+  }
+  j->dw = is_depthwise(g);
+  j->pw = !j->dw && is_pointwise(g);
+  if (!j->dw && !j->pw) {
+    if (q_setup(g, Cg, &j->q, 1)) return 0;
+    j->packedA = prepack_weights(w, g->groups, Og, CK);
+    if (!j->packedA) return 0;
+  }
+  if (!j->dw) {
+    if (twork_prealloc(j->tw, j->pw ? 0 : (u32)j->q.istride * 4, j->pw)) return 0;
+    if (!j->pw)
+      for (int t = 0; t < MAXT && j->tw[t].ready; t++) q_clear_slack(&j->q, j->tw[t].buf);
+  }
+  return &j->h;
+}
+
+/* ---- input gradient ---- */
+
+typedef struct {
+  JobHead h;
+  const float *dy, *w;
+  float *dx;
+  int Cg, Og, CK, OHW, HW, pw, dw, chunk, nb;
+  TWork tw[MAXT];
+} BwdInJob;
+
+static void conv_bwd_input_chunk(void *vctx, int i, int tid) {
+  BwdInJob *j = (BwdInJob *)vctx;
+  const ConvGeom *g = &j->h.g;
+  int n0, n1;
+  job_chunk(&j->h, i, &n0, &n1);
+  if (n0 >= n1) return;
+  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW;
+  fill0(j->dx + (size_t)n0 * g->C * HW, (n1 - n0) * g->C * HW);
+  if (j->dw) {
+    depthwise_backward_input(j->dy, j->w, j->dx, g, n0, n1);
+    return;
+  }
+  /* small images: several per GEMM (dy gathered into [Og, nb*OHW]) so the weights are packed once per batch */
+  const int nb = j->nb;
+  TWork *t = twork(j->tw, tid);
+  if (!t) {
+    j->h.err = 1;
+    return;
+  }
+  float *dcol = t->buf;
+  if (nb > 1) {
+    float *dyb = dcol + (size_t)CK * nb * OHW;
+    for (int n = n0; n < n1; n += nb) {
+      const int nbc = n1 - n < nb ? n1 - n : nb, ld = nbc * OHW;
+      for (int gi = 0; gi < g->groups; gi++) {
+        for (int o = 0; o < Og; o++)
+          for (int b = 0; b < nbc; b++)
+            copy_f32(dyb + (size_t)o * ld + b * OHW, j->dy + ((size_t)(n + b) * g->O + gi * Og + o) * OHW, OHW);
+        fill0(dcol, CK * ld);
+        gemm(CK, ld, Og, j->w + (size_t)gi * Og * CK, 1, CK, dyb, ld, 1, dcol, ld, &t->wk);
+        for (int b = 0; b < nbc; b++)
+          col2im_range(dcol + b * OHW, ld, Cg, g, j->dx + (size_t)((n + b) * g->C + gi * Cg) * HW, 0, OHW);
+      }
+    }
+    return;
+  }
+  for (int n = n0; n < n1; n++) {
+    for (int gi = 0; gi < g->groups; gi++) {
+      float *dxg = j->dx + (size_t)(n * g->C + gi * Cg) * HW;
+      const float *wg = j->w + (size_t)gi * Og * CK;
+      const float *dyg = j->dy + (size_t)(n * g->O + gi * Og) * OHW;
+      /* dcol[CK, p0:p1] = Wgᵀ · dy_g[:, p0:p1] ; Wg stored [Og, CK] */
+      if (j->pw) {
+        gemm(CK, OHW, Og, wg, 1, CK, dyg, OHW, 1, dxg, OHW, &t->wk);
+        continue;
+      }
+      for (int p0 = 0; p0 < OHW; p0 += j->chunk) {
+        const int p1 = p0 + j->chunk < OHW ? p0 + j->chunk : OHW, nc = p1 - p0;
+        fill0(dcol, CK * nc);
+        gemm(CK, nc, Og, wg, 1, CK, dyg + p0, OHW, 1, dcol, nc, &t->wk);
+        col2im_range(dcol, nc, Cg, g, dxg, p0, p1);
+      }
+    }
+  }
+}
+
+/* Prepares dx = conv2d input gradient (units: images); 0 when out of memory. */
+static JobHead *conv_bwd_input_prepare(const float *dy, const float *w, float *dx, const ConvGeom *g) {
+  const int Cg = g->C / g->groups, Og = g->O / g->groups;
+  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
+  if (!is_depthwise(g) && g->N * g->C * HW > 0 && CK > 0 && OHW > 0 && Og > 0) {
+    /* Stride 1: dx = conv(dy, W'), W'[g*Cg + c, o, kh, kw] = W[g*Og + o, c, KH-1-kh, KW-1-kw],
+       padding dilation*(K-1) - pad. Reuses the fast forward path (no col2im). */
+    const int pH2 = g->dilationH * (g->KH - 1) - g->padH, pW2 = g->dilationW * (g->KW - 1) - g->padW;
+    if (g->strideH == 1 && g->strideW == 1 && pH2 >= 0 && pW2 >= 0 && !is_pointwise(g) &&
+        g->OH + 2 * pH2 - g->dilationH * (g->KH - 1) == g->H && g->OW + 2 * pW2 - g->dilationW * (g->KW - 1) == g->W) {
+      const int KHW = g->KH * g->KW;
+      float *w2 = (float *)salloc((u32)g->O * CK * 4);
+      if (!w2) return 0;
+      for (int gi = 0; gi < g->groups; gi++)
+        for (int o = 0; o < Og; o++)
+          for (int c = 0; c < Cg; c++) {
+            const float *src = w + ((size_t)(gi * Og + o) * Cg + c) * KHW;
+            float *dstw = w2 + ((size_t)(gi * Cg + c) * Og + o) * KHW;
+            for (int t = 0; t < KHW; t++) dstw[t] = src[KHW - 1 - t];
+          }
+      ConvGeom g2 = *g;
+      g2.C = g->O; g2.H = g->OH; g2.W = g->OW;
+      g2.O = g->C; g2.OH = g->H; g2.OW = g->W;
+      g2.padH = pH2; g2.padW = pW2;
+      return conv_fwd_prepare(dy, w2, dx, &g2);
+    }
+  }
+  BwdInJob *j = (BwdInJob *)job_alloc(sizeof(BwdInJob), JOB_BWD_INPUT, g);
+  if (!j) return 0;
+  j->dy = dy;
+  j->w = w;
+  j->dx = dx;
+  j->Cg = Cg;
+  j->Og = Og;
+  j->CK = CK;
+  j->OHW = OHW;
+  j->HW = HW;
+  j->h.fn = conv_bwd_input_chunk;
+  j->h.perThread = CONV_CHUNKS_PER_THREAD;
+  j->h.unitCost = 2.0 * g->O * OHW * CK;
+  j->h.units = g->N;
+  if (g->N * g->C * HW == 0) {
+    j->h.units = 0;
+    return &j->h;
+  }
+  if (CK == 0 || OHW == 0 || Og == 0) {
+    fill0(dx, g->N * g->C * HW);
+    j->h.units = 0;
+    return &j->h;
+  }
+  j->dw = is_depthwise(g);
+  j->pw = is_pointwise(g);
+  j->chunk = conv_chunk(CK, OHW);
+  /* images per GEMM when one image is smaller than a column chunk */
+  int full = CONV_CHUNK_FLOATS / CK;
+  full -= full % NR;
+  if (full < 64) full = 64;
+  j->nb = j->pw || OHW >= full || OHW >= 128 ? 1 : full / OHW;
+  if (!j->dw) {
+    const int nb = j->nb;
+    if (twork_prealloc(j->tw, j->pw ? 0 : (u32)(CK + (nb > 1 ? Og : 0)) * (nb > 1 ? nb * OHW : j->chunk) * 4, 1)) return 0;
+  }
+  return &j->h;
+}
+
+/* ---- filter gradient ---- */
+
+#ifndef DW_MIN_PARTIALS
+#define DW_MIN_PARTIALS 8
+#endif
+#ifndef DW_PARTIAL_BYTES
+#define DW_PARTIAL_BYTES (64u << 20)
+#endif
+
+/* Number of batch partial sums: depends on the geometry (and only on the thread count above 4). */
+static int dw_partials(int N, u32 partialBytes) {
+  const int T = __atomic_load_n(&nthreads, SEQ);
+  int G = 2 * T > DW_MIN_PARTIALS ? 2 * T : DW_MIN_PARTIALS;
+  if (G > N) G = N;
+  if (partialBytes > 0) {
+    const u32 cap = DW_PARTIAL_BYTES / partialBytes;
+    if ((u32)G > cap) G = cap < 1 ? 1 : (int)cap;
+  }
+  return G < 1 ? 1 : G;
+}
+
+typedef struct {
+  JobHead h;
+  const float *x, *dy;
+  float *dw;
+  float *partials; /* G x psz */
+  int psz, G, pw;
+  int Cg, Og, CK, OHW, HW, CKp, OgP;
+  const int *kOffP;
+  TWork tw[MAXT];
+} BwdFilterJob;
+
 static void pad_planes(const float *x, int Cg, const ConvGeom *g, float *xpad, int Hp, int Wp) {
   const int H = g->H, W = g->W, pH = g->padH, pW = g->padW;
   for (int c = 0; c < Cg; c++) {
@@ -692,127 +1378,6 @@ static void pad_planes(const float *x, int Cg, const ConvGeom *g, float *xpad, i
     fill0(pc + (size_t)(pH + H) * Wp, (Hp - pH - H) * Wp);
   }
 }
-
-static int conv2d_impl(const float *x, const float *w, float *out, const ConvGeom *g) {
-  const int Cg = g->C / g->groups, Og = g->O / g->groups;
-  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
-  fill0(out, g->N * g->O * OHW);
-  if (g->N * g->O * OHW == 0 || CK == 0) return 0;
-  if (is_depthwise(g)) {
-    depthwise_forward(x, w, out, g);
-    return 0;
-  }
-  const int pw = is_pointwise(g);
-  GemmWork wk;
-  if (gemm_work(&wk)) return -1;
-  ConvB cb;
-  if (!pw && conv_tables(g, Cg, &cb)) return -1;
-  /* direct path (stride-W 1): padded input planes + padded offset table */
-  const int direct = !pw && g->strideW == 1 && g->OW >= NR;
-  const int Hp = g->H + 2 * g->padH, Wp = g->W + 2 * g->padW;
-  ConvDirect cd;
-  float *xpad = 0;
-  if (direct) {
-    xpad = (float *)salloc((u32)Cg * Hp * Wp * 4 + 64);
-    int *kt = (int *)salloc((u32)CK * 4);
-    if (!xpad || !kt) return -1;
-    int k = 0;
-    for (int c = 0; c < Cg; c++)
-      for (int kh = 0; kh < g->KH; kh++)
-        for (int kw = 0; kw < g->KW; kw++, k++) kt[k] = c * Hp * Wp + kh * g->dilationH * Wp + kw * g->dilationW;
-    cd.xpad = xpad;
-    cd.Wp = Wp;
-    cd.rowStep = g->strideH * Wp;
-    cd.kOffP = kt;
-  }
-  for (int n = 0; n < g->N; n++) {
-    for (int gi = 0; gi < g->groups; gi++) {
-      const float *xg = x + (size_t)(n * g->C + gi * Cg) * HW;
-      const float *wg = w + (size_t)gi * Og * CK;
-      float *og = out + (size_t)(n * g->O + gi * Og) * OHW;
-      if (pw) {
-        gemm(Og, OHW, CK, wg, CK, 1, xg, OHW, 1, og, OHW, &wk);
-      } else if (direct) {
-        cb.x = xg;
-        pad_planes(xg, Cg, g, xpad, Hp, Wp);
-        gemm_conv_direct(Og, OHW, CK, wg, &cb, &cd, og, OHW, &wk);
-      } else {
-        cb.x = xg;
-        gemm_ex(Og, OHW, CK, wg, CK, 1, &cb, 0, 0, 0, og, OHW, &wk);
-      }
-    }
-  }
-  return 0;
-}
-
-static int conv2d_backward_input_impl(const float *dy, const float *w, float *dx, const ConvGeom *g) {
-  const int Cg = g->C / g->groups, Og = g->O / g->groups;
-  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
-  fill0(dx, g->N * g->C * HW);
-  if (g->N * g->C * HW == 0 || CK == 0 || OHW == 0 || Og == 0) return 0;
-  if (is_depthwise(g)) {
-    depthwise_backward_input(dy, w, dx, g);
-    return 0;
-  }
-  {
-    /* Stride 1: dx = conv(dy, W'), W'[g*Cg + c, o, kh, kw] = W[g*Og + o, c, KH-1-kh, KW-1-kw],
-       padding dilation*(K-1) - pad. Reuses the fast forward path (no col2im). */
-    const int pH2 = g->dilationH * (g->KH - 1) - g->padH, pW2 = g->dilationW * (g->KW - 1) - g->padW;
-    if (g->strideH == 1 && g->strideW == 1 && pH2 >= 0 && pW2 >= 0 && !is_pointwise(g) &&
-        g->OH + 2 * pH2 - g->dilationH * (g->KH - 1) == g->H && g->OW + 2 * pW2 - g->dilationW * (g->KW - 1) == g->W) {
-      const int KHW = g->KH * g->KW;
-      float *w2 = (float *)salloc((u32)g->O * CK * 4);
-      if (!w2) return -1;
-      for (int gi = 0; gi < g->groups; gi++)
-        for (int o = 0; o < Og; o++)
-          for (int c = 0; c < Cg; c++) {
-            const float *src = w + ((size_t)(gi * Og + o) * Cg + c) * KHW;
-            float *dstw = w2 + ((size_t)(gi * Cg + c) * Og + o) * KHW;
-            for (int t = 0; t < KHW; t++) dstw[t] = src[KHW - 1 - t];
-          }
-      ConvGeom g2 = *g;
-      g2.C = g->O; g2.H = g->OH; g2.W = g->OW;
-      g2.O = g->C; g2.OH = g->H; g2.OW = g->W;
-      g2.padH = pH2; g2.padW = pW2;
-      return conv2d_impl(dy, w2, dx, &g2);
-    }
-  }
-  const int pw = is_pointwise(g);
-  GemmWork wk;
-  if (gemm_work(&wk)) return -1;
-  const int chunk = conv_chunk(CK, OHW);
-  float *dcol = 0;
-  if (!pw) {
-    dcol = (float *)salloc((u32)CK * chunk * 4);
-    if (!dcol) return -1;
-  }
-  for (int n = 0; n < g->N; n++) {
-    for (int gi = 0; gi < g->groups; gi++) {
-      float *dxg = dx + (size_t)(n * g->C + gi * Cg) * HW;
-      const float *wg = w + (size_t)gi * Og * CK;
-      const float *dyg = dy + (size_t)(n * g->O + gi * Og) * OHW;
-      /* dcol[CK, p0:p1] = Wgᵀ · dy_g[:, p0:p1] ; Wg stored [Og, CK] */
-      if (pw) {
-        gemm(CK, OHW, Og, wg, 1, CK, dyg, OHW, 1, dxg, OHW, &wk);
-        continue;
-      }
-      for (int p0 = 0; p0 < OHW; p0 += chunk) {
-        const int p1 = p0 + chunk < OHW ? p0 + chunk : OHW, nc = p1 - p0;
-        fill0(dcol, CK * nc);
-        gemm(CK, nc, Og, wg, 1, CK, dyg + p0, OHW, 1, dcol, nc, &wk);
-        col2im_range(dcol, Cg, g, dxg, p0, p1);
-      }
-    }
-  }
-  return 0;
-}
-
-/*
- * Direct filter gradient: dWᵀ[k, o] = Σ_p xcol[k, p] · dy[o, p], a GEMM with M = CK, N = Og, K = OH*OW
- * whose A rows are read in place from the zero-padded input (row k starts at xpad + kOffP[k] and
- * pixel p = (oh, ow) sits at oh*rowStep + ow*strideW), and whose B = dyᵀ is packed once per depth
- * block and shared by every A row group.
- */
 INLINE void micro_kernel_dw(int kc, int oh, int ow, const float *r0, const float *r1, const float *r2, const float *r3,
                             int OW, int rowStep, int sW, const float *Bp, float *C, int ldc) {
   v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
@@ -862,73 +1427,227 @@ INLINE void micro_kernel_dw(int kc, int oh, int ow, const float *r0, const float
 #undef UPD
 }
 
-static int conv2d_backward_filter_direct(const float *x, const float *dy, float *dw, const ConvGeom *g, GemmWork *wk) {
-  const int Cg = g->C / g->groups, Og = g->O / g->groups;
-  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W, OW = g->OW;
+
+/* Filter gradient (one partial sum): im2col rows read in place from zero-padded planes. */
+static void conv_bwd_filter_pad_chunk(void *vctx, int ci, int tid) {
+  BwdFilterJob *j = (BwdFilterJob *)vctx;
+  const ConvGeom *g = &j->h.g;
+  const int i = j->h.u0 + ci; /* one partial per chunk */
+  float *part = j->partials + (size_t)i * j->psz;
+  fill0(part, j->psz);
+  int n0, n1;
+  chunk_range(g->N, j->G, i, &n0, &n1);
+  if (n0 >= n1) return;
   const int Hp = g->H + 2 * g->padH, Wp = g->W + 2 * g->padW;
-  const int CKp = (CK + MR - 1) / MR * MR, OgP = (Og + NR - 1) / NR * NR;
-  float *xpad = (float *)salloc((u32)Cg * Hp * Wp * 4 + 64);
-  int *kOffP = (int *)salloc((u32)CK * 4);
-  float *dwt = (float *)salloc((u32)CKp * OgP * 4);
-  if (!xpad || !kOffP || !dwt) return -1;
-  int k = 0;
-  for (int c = 0; c < Cg; c++)
-    for (int kh = 0; kh < g->KH; kh++)
-      for (int kw = 0; kw < g->KW; kw++, k++) kOffP[k] = c * Hp * Wp + kh * g->dilationH * Wp + kw * g->dilationW;
+  TWork *t = twork(j->tw, tid);
+  if (!t) {
+    j->h.err = 1;
+    return;
+  }
+  float *xpad = t->buf;
+  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW, OW = g->OW, OgP = j->OgP;
   const int rowStep = g->strideH * Wp, sW = g->strideW;
-  for (int gi = 0; gi < g->groups; gi++) {
-    fill0(dwt, CKp * OgP);
-    for (int n = 0; n < g->N; n++) {
-      const float *xg = x + (size_t)(n * g->C + gi * Cg) * HW;
-      const float *dyg = dy + (size_t)(n * g->O + gi * Og) * OHW;
+  const int *kOffP = j->kOffP;
+  for (int n = n0; n < n1; n++) {
+    for (int gi = 0; gi < g->groups; gi++) {
+      float *dwt = part + (size_t)gi * j->CKp * OgP;
+      const float *xg = j->x + (size_t)(n * g->C + gi * Cg) * HW;
+      const float *dyg = j->dy + (size_t)(n * g->O + gi * Og) * OHW;
       pad_planes(xg, Cg, g, xpad, Hp, Wp);
       for (int jc = 0; jc < Og; jc += NC) {
         const int nc = Og - jc < NC ? Og - jc : NC;
         for (int pc = 0; pc < OHW; pc += KC) {
           const int kc = OHW - pc < KC ? OHW - pc : KC;
           /* B(p, o) = dy[o, p]: stored transposed (row stride 1, column stride OHW) */
-          pack_b(dyg, 1, OHW, pc, kc, jc, nc, wk->packB);
+          pack_b(dyg, 1, OHW, pc, kc, jc, nc, t->wk.packB);
           const int oh0 = pc / OW, ow0 = pc - oh0 * OW;
-          for (int i = 0; i < CK; i += MR) {
-            const int i1 = i + 1 < CK ? i + 1 : CK - 1, i2 = i + 2 < CK ? i + 2 : CK - 1, i3 = i + 3 < CK ? i + 3 : CK - 1;
-            const float *r0 = xpad + kOffP[i], *r1 = xpad + kOffP[i1], *r2 = xpad + kOffP[i2], *r3 = xpad + kOffP[i3];
+          for (int r = 0; r < CK; r += MR) {
+            const int i1 = r + 1 < CK ? r + 1 : CK - 1, i2 = r + 2 < CK ? r + 2 : CK - 1, i3 = r + 3 < CK ? r + 3 : CK - 1;
+            const float *r0 = xpad + kOffP[r], *r1 = xpad + kOffP[i1], *r2 = xpad + kOffP[i2], *r3 = xpad + kOffP[i3];
             for (int jr = 0; jr < nc; jr += NR)
-              micro_kernel_dw(kc, oh0, ow0, r0, r1, r2, r3, OW, rowStep, sW, wk->packB + (size_t)jr * kc,
-                              dwt + (size_t)i * OgP + jc + jr, OgP);
+              micro_kernel_dw(kc, oh0, ow0, r0, r1, r2, r3, OW, rowStep, sW, t->wk.packB + (size_t)jr * kc,
+                              dwt + (size_t)r * OgP + jc + jr, OgP);
           }
         }
       }
     }
-    float *dwg = dw + (size_t)gi * Og * CK;
-    for (int o = 0; o < Og; o++)
-      for (int kk = 0; kk < CK; kk++) dwg[(size_t)o * CK + kk] = dwt[(size_t)kk * OgP + o];
   }
-  return 0;
 }
 
-static int conv2d_backward_filter_impl(const float *x, const float *dy, float *dw, const ConvGeom *g) {
+static void conv_bwd_filter_pointwise_chunk(void *vctx, int ci, int tid) {
+  BwdFilterJob *j = (BwdFilterJob *)vctx;
+  const ConvGeom *g = &j->h.g;
+  const int i = j->h.u0 + ci;
+  float *part = j->partials + (size_t)i * j->psz;
+  fill0(part, j->psz);
+  int n0, n1;
+  chunk_range(g->N, j->G, i, &n0, &n1);
+  if (n0 >= n1) return;
+  TWork *t = twork(j->tw, tid);
+  if (!t) {
+    j->h.err = 1;
+    return;
+  }
+  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW;
+  for (int n = n0; n < n1; n++)
+    for (int gi = 0; gi < g->groups; gi++)
+      /* pointwise: dw_g[Og, C_g] += dy_g[Og, HW] · x_gᵀ */
+      gemm(Og, CK, OHW, j->dy + (size_t)(n * g->O + gi * Og) * OHW, OHW, 1, j->x + (size_t)(n * g->C + gi * Cg) * HW, 1,
+           OHW, part + (size_t)gi * Og * CK, CK, &t->wk);
+}
+
+typedef struct {
+  JobHead h;
+  const float *x, *dy;
+  float *dw;
+} DepthwiseFilterJob;
+
+static void conv_bwd_filter_depthwise_chunk(void *vctx, int i, int tid) {
+  DepthwiseFilterJob *j = (DepthwiseFilterJob *)vctx;
+  int o0, o1;
+  job_chunk(&j->h, i, &o0, &o1);
+  depthwise_backward_filter(j->x, j->dy, j->dw, &j->h.g, o0, o1);
+}
+
+/* dst[0..n) += src[0..n) */
+INLINE void add_into(float *dst, const float *src, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+  for (; i < n; i++) dst[i] += src[i];
+}
+
+/* Prepares dw = conv2d filter gradient (units: partial sums, or output channels when depthwise;
+   finish with conv_bwd_filter_finish); 0 when out of memory. */
+static JobHead *conv_bwd_filter_prepare(const float *x, const float *dy, float *dw, const ConvGeom *g) {
   const int Cg = g->C / g->groups, Og = g->O / g->groups;
   const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
-  fill0(dw, g->O * CK);
-  if (g->N == 0 || CK == 0 || OHW == 0 || Og == 0) return 0;
-  if (is_depthwise(g)) {
-    depthwise_backward_filter(x, dy, dw, g);
-    return 0;
+  if (is_depthwise(g) && g->N > 0 && CK > 0 && OHW > 0 && Og > 0) {
+    DepthwiseFilterJob *d = (DepthwiseFilterJob *)job_alloc(sizeof(DepthwiseFilterJob), JOB_DW_FILTER, g);
+    if (!d) return 0;
+    d->x = x;
+    d->dy = dy;
+    d->dw = dw;
+    d->h.fn = conv_bwd_filter_depthwise_chunk;
+    d->h.perThread = 4;
+    d->h.unitCost = 2.0 * g->N * OHW * CK;
+    d->h.units = g->O;
+    return &d->h;
   }
-  GemmWork wk;
-  if (gemm_work(&wk)) return -1;
-  if (!is_pointwise(g)) return conv2d_backward_filter_direct(x, dy, dw, g, &wk);
-  for (int n = 0; n < g->N; n++) {
-    for (int gi = 0; gi < g->groups; gi++) {
-      /* pointwise: dw_g[Og, C_g] += dy_g[Og, HW] · x_gᵀ */
-      gemm(Og, CK, OHW, dy + (size_t)(n * g->O + gi * Og) * OHW, OHW, 1, x + (size_t)(n * g->C + gi * Cg) * HW, 1, OHW,
-           dw + (size_t)gi * Og * CK, CK, &wk);
-    }
+  BwdFilterJob *j = (BwdFilterJob *)job_alloc(sizeof(BwdFilterJob), JOB_BWD_FILTER, g);
+  if (!j) return 0;
+  j->x = x;
+  j->dy = dy;
+  j->dw = dw;
+  if (g->N == 0 || CK == 0 || OHW == 0 || Og == 0) {
+    j->h.units = 0;
+    return &j->h;
   }
-  return 0;
+  j->Cg = Cg;
+  j->Og = Og;
+  j->CK = CK;
+  j->OHW = OHW;
+  j->HW = HW;
+  j->pw = is_pointwise(g);
+  if (j->pw) {
+    j->psz = g->O * CK;
+  } else {
+    const int Hp = g->H + 2 * g->padH, Wp = g->W + 2 * g->padW;
+    j->CKp = (CK + MR - 1) / MR * MR;
+    j->OgP = (Og + NR - 1) / NR * NR;
+    j->psz = g->groups * j->CKp * j->OgP;
+    int *kOffP = (int *)salloc((u32)CK * 4);
+    if (!kOffP) return 0;
+    int k = 0;
+    for (int c = 0; c < Cg; c++)
+      for (int kh = 0; kh < g->KH; kh++)
+        for (int kw = 0; kw < g->KW; kw++, k++) kOffP[k] = c * Hp * Wp + kh * g->dilationH * Wp + kw * g->dilationW;
+    j->kOffP = kOffP;
+  }
+  j->G = dw_partials(g->N, (u32)j->psz * 4);
+  j->partials = (float *)salloc((u32)j->G * j->psz * 4);
+  if (!j->partials) return 0;
+  if (twork_prealloc(j->tw, j->pw ? 0 : (u32)Cg * (g->H + 2 * g->padH) * (g->W + 2 * g->padW) * 4 + 64, 1)) return 0;
+  j->h.fn = j->pw ? conv_bwd_filter_pointwise_chunk : conv_bwd_filter_pad_chunk;
+  j->h.perThread = 0; /* one chunk per partial */
+  j->h.units = j->G;
+  return &j->h;
 }
 
-/* Exported entry points: scratch allocated by a kernel is released when it returns. */
+/* Sums the partials in a fixed order into dw (after every unit has run). */
+static void conv_bwd_filter_finish(JobHead *h) {
+  if (h->kind != JOB_BWD_FILTER) return;
+  BwdFilterJob *j = (BwdFilterJob *)h;
+  const ConvGeom *g = &h->g;
+  const int CK = (g->C / g->groups) * g->KH * g->KW, Og = g->O / g->groups;
+  if (h->units == 0) {
+    fill0(j->dw, g->O * CK);
+    return;
+  }
+  for (int c = 1; c < j->G; c++) add_into(j->partials, j->partials + (size_t)c * j->psz, j->psz);
+  if (j->pw) {
+    copy_f32(j->dw, j->partials, g->O * CK);
+    return;
+  }
+  for (int gi = 0; gi < g->groups; gi++) {
+    const float *dwt = j->partials + (size_t)gi * j->CKp * j->OgP;
+    float *dwg = j->dw + (size_t)gi * Og * CK;
+    for (int o = 0; o < Og; o++)
+      for (int kk = 0; kk < CK; kk++) dwg[(size_t)o * CK + kk] = dwt[(size_t)kk * j->OgP + o];
+  }
+}
+
+/* ---- exports ---- */
+
+/* Leading images a part that ends at unit u1 needs (inputs copied before it starts). */
+EXPORT(mp_job_images) int mp_job_images(const JobHead *h, int u1) {
+  if (u1 <= 0) return 0;
+  if (u1 > h->units) u1 = h->units;
+  switch (h->kind) {
+    case JOB_BWD_FILTER: {
+      const BwdFilterJob *j = (const BwdFilterJob *)h;
+      int lo, hi;
+      chunk_range(h->N, j->G, u1 - 1, &lo, &hi);
+      return hi;
+    }
+    case JOB_DW_FILTER:
+      return h->N;
+    default:
+      return u1;
+  }
+}
+
+EXPORT(mp_job_units) int mp_job_units(const JobHead *h) { return h->units; }
+
+/** Starts units [u0, u1) of a prepared job (asynchronously when there are workers). */
+EXPORT(mp_job_start) void mp_job_start(JobHead *h, int u0, int u1) { job_start(h, u0, u1); }
+
+/** Finishes the started part: the caller helps, then waits. 0, -1 (out of memory) or -2 (worker crashed). */
+EXPORT(mp_job_join) int mp_job_join(JobHead *h) { return job_join(h); }
+
+/** Completes a filter-gradient job (fixed-order sum of its partials into dw). */
+EXPORT(mp_job_finish) void mp_job_finish(JobHead *h) { conv_bwd_filter_finish(h); }
+
+EXPORT(mp_conv2d_prepare) JobHead *mp_conv2d_prepare(const float *x, const float *w, float *out, const ConvGeom *g) {
+  return conv_fwd_prepare(x, w, out, g);
+}
+EXPORT(mp_conv2d_backward_input_prepare)
+JobHead *mp_conv2d_backward_input_prepare(const float *dy, const float *w, float *dx, const ConvGeom *g) {
+  return conv_bwd_input_prepare(dy, w, dx, g);
+}
+EXPORT(mp_conv2d_backward_filter_prepare)
+JobHead *mp_conv2d_backward_filter_prepare(const float *x, const float *dy, float *dw, const ConvGeom *g) {
+  return conv_bwd_filter_prepare(x, dy, dw, g);
+}
+
+/* Whole-call entry points: scratch allocated by a kernel is released when it returns. */
+static int run_job(JobHead *h) {
+  if (!h) return -1;
+  job_start(h, 0, h->units);
+  const int rc = job_join(h);
+  if (rc == 0) conv_bwd_filter_finish(h);
+  return rc;
+}
+
 EXPORT(mp_matmul)
 int mp_matmul(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB, int accumulate) {
   u32 mark = heap_top;
@@ -939,24 +1658,25 @@ int mp_matmul(const float *a, const float *b, float *c, int M, int K, int N, int
 
 EXPORT(mp_conv2d) int mp_conv2d(const float *x, const float *w, float *out, const ConvGeom *g) {
   u32 mark = heap_top;
-  int rc = conv2d_impl(x, w, out, g);
+  int rc = run_job(conv_fwd_prepare(x, w, out, g));
   heap_top = mark;
   return rc;
 }
 
 EXPORT(mp_conv2d_backward_input) int mp_conv2d_backward_input(const float *dy, const float *w, float *dx, const ConvGeom *g) {
   u32 mark = heap_top;
-  int rc = conv2d_backward_input_impl(dy, w, dx, g);
+  int rc = run_job(conv_bwd_input_prepare(dy, w, dx, g));
   heap_top = mark;
   return rc;
 }
 
 EXPORT(mp_conv2d_backward_filter) int mp_conv2d_backward_filter(const float *x, const float *dy, float *dw, const ConvGeom *g) {
   u32 mark = heap_top;
-  int rc = conv2d_backward_filter_impl(x, dy, dw, g);
+  int rc = run_job(conv_bwd_filter_prepare(x, dy, dw, g));
   heap_top = mark;
   return rc;
 }
+
 
 /* ------------------------------------------------------------------------------------------ */
 /* pooling                                                                                    */
@@ -983,12 +1703,12 @@ INLINE v128_t gather4(const float *base, int sW) {
   return wasm_f32x4_make(base[0], base[sW], base[2 * sW], base[3 * sW]);
 }
 
-EXPORT(mp_max_pool2d) void mp_max_pool2d(const float *x, float *out, int *argmax, const PoolGeom *g) {
+static void max_pool_range(const float *x, float *out, int *argmax, const PoolGeom *g, int p0, int p1) {
   const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, HW = H * W, OHW = OH * OW;
-  const int P = g->N * g->C, sW = g->strideW;
+  const int sW = g->strideW;
   int ilo, ihi;
   pool_interior(g, &ilo, &ihi);
-  for (int p = 0; p < P; p++) {
+  for (int p = p0; p < p1; p++) {
     const float *xp = x + (size_t)p * HW;
     float *op = out + (size_t)p * OHW;
     int *ap = argmax + (size_t)p * OHW;
@@ -1041,10 +1761,10 @@ EXPORT(mp_max_pool2d) void mp_max_pool2d(const float *x, float *out, int *argmax
   }
 }
 
-EXPORT(mp_max_pool2d_backward) void mp_max_pool2d_backward(const float *dy, const int *argmax, float *dx, const PoolGeom *g) {
-  const int HW = g->H * g->W, OHW = g->OH * g->OW, P = g->N * g->C;
-  fill0(dx, P * HW);
-  for (int p = 0; p < P; p++) {
+static void max_pool_backward_range(const float *dy, const int *argmax, float *dx, const PoolGeom *g, int p0, int p1) {
+  const int HW = g->H * g->W, OHW = g->OH * g->OW;
+  fill0(dx + (size_t)p0 * HW, (p1 - p0) * HW);
+  for (int p = p0; p < p1; p++) {
     float *dxp = dx + (size_t)p * HW;
     const float *dyp = dy + (size_t)p * OHW;
     const int *ap = argmax + (size_t)p * OHW;
@@ -1055,12 +1775,12 @@ EXPORT(mp_max_pool2d_backward) void mp_max_pool2d_backward(const float *dy, cons
   }
 }
 
-EXPORT(mp_avg_pool2d) void mp_avg_pool2d(const float *x, float *out, const PoolGeom *g) {
+static void avg_pool_range(const float *x, float *out, const PoolGeom *g, int p0, int p1) {
   const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, HW = H * W, OHW = OH * OW;
-  const int P = g->N * g->C, sW = g->strideW;
+  const int sW = g->strideW;
   int ilo, ihi;
   pool_interior(g, &ilo, &ihi);
-  for (int p = 0; p < P; p++) {
+  for (int p = p0; p < p1; p++) {
     const float *xp = x + (size_t)p * HW;
     float *op = out + (size_t)p * OHW;
     for (int oh = 0; oh < OH; oh++) {
@@ -1097,11 +1817,11 @@ EXPORT(mp_avg_pool2d) void mp_avg_pool2d(const float *x, float *out, const PoolG
   }
 }
 
-EXPORT(mp_avg_pool2d_backward) void mp_avg_pool2d_backward(const float *dy, float *dx, const PoolGeom *g) {
+static void avg_pool_backward_range(const float *dy, float *dx, const PoolGeom *g, int p0, int p1) {
   const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, HW = H * W, OHW = OH * OW;
-  const int P = g->N * g->C;
-  fill0(dx, P * HW);
-  for (int p = 0; p < P; p++) {
+
+  fill0(dx + (size_t)p0 * HW, (p1 - p0) * HW);
+  for (int p = p0; p < p1; p++) {
     float *dxp = dx + (size_t)p * HW;
     const float *dyp = dy + (size_t)p * OHW;
     for (int oh = 0; oh < OH; oh++) {
@@ -1121,6 +1841,85 @@ EXPORT(mp_avg_pool2d_backward) void mp_avg_pool2d_backward(const float *dy, floa
     }
   }
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* per-channel kernels (batch norm); reductions accumulate in f64x2                            */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const float *x, *dy;
+  float *out, *dx;
+  int *argmax;
+  const int *argmaxIn;
+  const PoolGeom *g;
+  int nChunks, P;
+} PoolJob;
+
+static void max_pool_chunk(void *vctx, int i, int tid) {
+  PoolJob *j = (PoolJob *)vctx;
+  int p0, p1;
+  chunk_range(j->P, j->nChunks, i, &p0, &p1);
+  max_pool_range(j->x, j->out, j->argmax, j->g, p0, p1);
+}
+static void max_pool_backward_chunk(void *vctx, int i, int tid) {
+  PoolJob *j = (PoolJob *)vctx;
+  int p0, p1;
+  chunk_range(j->P, j->nChunks, i, &p0, &p1);
+  max_pool_backward_range(j->dy, j->argmaxIn, j->dx, j->g, p0, p1);
+}
+static void avg_pool_chunk(void *vctx, int i, int tid) {
+  PoolJob *j = (PoolJob *)vctx;
+  int p0, p1;
+  chunk_range(j->P, j->nChunks, i, &p0, &p1);
+  avg_pool_range(j->x, j->out, j->g, p0, p1);
+}
+static void avg_pool_backward_chunk(void *vctx, int i, int tid) {
+  PoolJob *j = (PoolJob *)vctx;
+  int p0, p1;
+  chunk_range(j->P, j->nChunks, i, &p0, &p1);
+  avg_pool_backward_range(j->dy, j->dx, j->g, p0, p1);
+}
+
+static void pool_job(PoolJob *j, const PoolGeom *g) {
+  j->g = g;
+  j->P = g->N * g->C;
+  j->nChunks = chunks_for(j->P, 2.0 * (g->H * g->W + g->OH * g->OW * g->KH * g->KW), 8);
+}
+
+EXPORT(mp_max_pool2d) void mp_max_pool2d(const float *x, float *out, int *argmax, const PoolGeom *g) {
+  PoolJob j;
+  pool_job(&j, g);
+  j.x = x;
+  j.out = out;
+  j.argmax = argmax;
+  par_for(max_pool_chunk, &j, j.nChunks);
+}
+
+EXPORT(mp_max_pool2d_backward) void mp_max_pool2d_backward(const float *dy, const int *argmax, float *dx, const PoolGeom *g) {
+  PoolJob j;
+  pool_job(&j, g);
+  j.dy = dy;
+  j.argmaxIn = argmax;
+  j.dx = dx;
+  par_for(max_pool_backward_chunk, &j, j.nChunks);
+}
+
+EXPORT(mp_avg_pool2d) void mp_avg_pool2d(const float *x, float *out, const PoolGeom *g) {
+  PoolJob j;
+  pool_job(&j, g);
+  j.x = x;
+  j.out = out;
+  par_for(avg_pool_chunk, &j, j.nChunks);
+}
+
+EXPORT(mp_avg_pool2d_backward) void mp_avg_pool2d_backward(const float *dy, float *dx, const PoolGeom *g) {
+  PoolJob j;
+  pool_job(&j, g);
+  j.dy = dy;
+  j.dx = dx;
+  par_for(avg_pool_backward_chunk, &j, j.nChunks);
+}
+
 
 /* ------------------------------------------------------------------------------------------ */
 /* per-channel kernels (batch norm); reductions accumulate in f64x2                            */
@@ -1164,30 +1963,62 @@ static double sqdev_f64(const float *x, int n, double m) {
   return s;
 }
 
-EXPORT(mp_channel_moments) void mp_channel_moments(const float *x, float *mean, float *variance, int N, int C, int HW) {
+typedef struct {
+  const float *x, *dy, *mean, *scale, *shift, *invstd, *k1;
+  float *out, *variance, *meanOut, *sumDy, *sumDyXhat;
+  int N, C, HW, nChunks;
+} ChanJob;
+
+static void channel_moments_chunk(void *vctx, int i, int tid) {
+  ChanJob *j = (ChanJob *)vctx;
+  int c0, c1;
+  chunk_range(j->C, j->nChunks, i, &c0, &c1);
+  const int N = j->N, C = j->C, HW = j->HW;
   const double cnt = (double)N * HW;
-  for (int c = 0; c < C; c++) {
+  for (int c = c0; c < c1; c++) {
     double s = 0;
-    for (int n = 0; n < N; n++) s += sum_f64(x + ((size_t)n * C + c) * HW, HW);
+    for (int n = 0; n < N; n++) s += sum_f64(j->x + ((size_t)n * C + c) * HW, HW);
     double m = cnt > 0 ? s / cnt : 0;
     double v = 0;
-    for (int n = 0; n < N; n++) v += sqdev_f64(x + ((size_t)n * C + c) * HW, HW, m);
-    mean[c] = (float)m;
-    variance[c] = cnt > 0 ? (float)(v / cnt) : 0.0f;
+    for (int n = 0; n < N; n++) v += sqdev_f64(j->x + ((size_t)n * C + c) * HW, HW, m);
+    j->meanOut[c] = (float)m;
+    j->variance[c] = cnt > 0 ? (float)(v / cnt) : 0.0f;
   }
 }
 
-EXPORT(mp_channel_affine)
-void mp_channel_affine(const float *x, const float *mean, const float *scale, const float *shift, float *out, int N, int C,
-                       int HW) {
-  for (int n = 0; n < N; n++) {
-    for (int c = 0; c < C; c++) {
-      const size_t o = ((size_t)n * C + c) * HW;
-      const float m = mean[c], s = scale[c], b = shift[c];
-      const v128_t mv = wasm_f32x4_splat(m), sv = wasm_f32x4_splat(s), bv = wasm_f32x4_splat(b);
-      const float *xp = x + o;
-      float *op = out + o;
-      int i = 0;
+EXPORT(mp_channel_moments) void mp_channel_moments(const float *x, float *mean, float *variance, int N, int C, int HW) {
+  ChanJob j;
+  j.x = x;
+  j.meanOut = mean;
+  j.variance = variance;
+  j.N = N;
+  j.C = C;
+  j.HW = HW;
+  j.nChunks = chunks_for(C, 4.0 * N * HW, 4);
+  par_for(channel_moments_chunk, &j, j.nChunks);
+}
+
+/* out = (x - mean[c]) * scale[c] + shift[c] (+ k1[c] * dy when k1 is set), planes [p0, p1) */
+static void channel_affine_range(const ChanJob *j, int p0, int p1) {
+  const int C = j->C, HW = j->HW;
+  for (int p = p0; p < p1; p++) {
+    const int c = p % C;
+    const size_t o = (size_t)p * HW;
+    const float m = j->mean[c], s = j->scale[c], b = j->shift[c];
+    const v128_t mv = wasm_f32x4_splat(m), sv = wasm_f32x4_splat(s), bv = wasm_f32x4_splat(b);
+    const float *xp = j->x + o;
+    float *op = j->out + o;
+    int i = 0;
+    if (j->k1) {
+      const float k = j->k1[c];
+      const v128_t kv = wasm_f32x4_splat(k);
+      const float *dp = j->dy + o;
+      for (; i + 4 <= HW; i += 4) {
+        const v128_t t = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xp + i), mv), sv), bv);
+        wasm_v128_store(op + i, wasm_f32x4_add(t, wasm_f32x4_mul(kv, wasm_v128_load(dp + i))));
+      }
+      for (; i < HW; i++) op[i] = ((xp[i] - m) * s + b) + k * dp[i];
+    } else {
       for (; i + 4 <= HW; i += 4)
         wasm_v128_store(op + i, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xp + i), mv), sv), bv));
       for (; i < HW; i++) op[i] = (xp[i] - m) * s + b;
@@ -1195,17 +2026,66 @@ void mp_channel_affine(const float *x, const float *mean, const float *scale, co
   }
 }
 
-EXPORT(mp_channel_backward_sums)
-void mp_channel_backward_sums(const float *dy, const float *x, const float *mean, const float *invstd, float *sumDy,
-                              float *sumDyXhat, int N, int C, int HW) {
-  for (int c = 0; c < C; c++) {
-    const double m = mean[c];
+static void channel_affine_chunk(void *vctx, int i, int tid) {
+  ChanJob *j = (ChanJob *)vctx;
+  int p0, p1;
+  chunk_range(j->N * j->C, j->nChunks, i, &p0, &p1);
+  channel_affine_range(j, p0, p1);
+}
+
+EXPORT(mp_channel_affine)
+void mp_channel_affine(const float *x, const float *mean, const float *scale, const float *shift, float *out, int N, int C,
+                       int HW) {
+  ChanJob j;
+  j.x = x;
+  j.mean = mean;
+  j.scale = scale;
+  j.shift = shift;
+  j.out = out;
+  j.k1 = 0;
+  j.dy = 0;
+  j.N = N;
+  j.C = C;
+  j.HW = HW;
+  j.nChunks = chunks_for(N * C, 3.0 * HW, 8);
+  par_for(channel_affine_chunk, &j, j.nChunks);
+}
+
+/**
+ * Batch-norm input gradient (training mode), fused:
+ * dx = (x - mean[c]) * k2[c] + k3[c] + k1[c] * dy.
+ */
+EXPORT(mp_bn_backward_input)
+void mp_bn_backward_input(const float *dy, const float *x, const float *mean, const float *k1, const float *k2,
+                          const float *k3, float *dx, int N, int C, int HW) {
+  ChanJob j;
+  j.x = x;
+  j.dy = dy;
+  j.mean = mean;
+  j.k1 = k1;
+  j.scale = k2;
+  j.shift = k3;
+  j.out = dx;
+  j.N = N;
+  j.C = C;
+  j.HW = HW;
+  j.nChunks = chunks_for(N * C, 5.0 * HW, 8);
+  par_for(channel_affine_chunk, &j, j.nChunks);
+}
+
+static void channel_backward_sums_chunk(void *vctx, int ci, int tid) {
+  ChanJob *j = (ChanJob *)vctx;
+  int c0, c1;
+  chunk_range(j->C, j->nChunks, ci, &c0, &c1);
+  const int N = j->N, C = j->C, HW = j->HW;
+  for (int c = c0; c < c1; c++) {
+    const double m = j->mean[c];
     const v128_t mv = wasm_f64x2_splat(m);
     v128_t s0 = wasm_f64x2_splat(0), s1 = s0, t0 = s0, t1 = s0;
     double s = 0, t = 0;
     for (int n = 0; n < N; n++) {
       const size_t o = ((size_t)n * C + c) * HW;
-      const float *dp = dy + o, *xp = x + o;
+      const float *dp = j->dy + o, *xp = j->x + o;
       int i = 0;
       for (; i + 4 <= HW; i += 4) {
         v128_t d = wasm_v128_load(dp + i), xv = wasm_v128_load(xp + i);
@@ -1226,7 +2106,76 @@ void mp_channel_backward_sums(const float *dy, const float *x, const float *mean
     t0 = wasm_f64x2_add(t0, t1);
     s += wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
     t += wasm_f64x2_extract_lane(t0, 0) + wasm_f64x2_extract_lane(t0, 1);
-    sumDy[c] = (float)s;
-    sumDyXhat[c] = (float)(t * (double)invstd[c]);
+    j->sumDy[c] = (float)s;
+    j->sumDyXhat[c] = (float)(t * (double)j->invstd[c]);
   }
+}
+
+EXPORT(mp_channel_backward_sums)
+void mp_channel_backward_sums(const float *dy, const float *x, const float *mean, const float *invstd, float *sumDy,
+                              float *sumDyXhat, int N, int C, int HW) {
+  ChanJob j;
+  j.dy = dy;
+  j.x = x;
+  j.mean = mean;
+  j.invstd = invstd;
+  j.sumDy = sumDy;
+  j.sumDyXhat = sumDyXhat;
+  j.N = N;
+  j.C = C;
+  j.HW = HW;
+  j.nChunks = chunks_for(C, 4.0 * N * HW, 4);
+  par_for(channel_backward_sums_chunk, &j, j.nChunks);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* elementwise                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const float *a, *b;
+  float *out;
+  int n, nChunks, op;
+} EwJob;
+
+enum { EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2 };
+
+static void ew_chunk(void *vctx, int ci, int tid) {
+  EwJob *j = (EwJob *)vctx;
+  int lo, hi;
+  chunk_range(j->n, j->nChunks, ci, &lo, &hi);
+  const float *a = j->a, *b = j->b;
+  float *o = j->out;
+  const v128_t z = wasm_f32x4_splat(0);
+  int i = lo;
+  switch (j->op) {
+    case EW_RELU: /* a > 0 ? a : 0 (NaN and -0 give +0) */
+      for (; i + 4 <= hi; i += 4) {
+        const v128_t v = wasm_v128_load(a + i);
+        wasm_v128_store(o + i, wasm_v128_and(v, wasm_f32x4_gt(v, z)));
+      }
+      for (; i < hi; i++) o[i] = a[i] > 0 ? a[i] : 0.0f;
+      break;
+    case EW_RELU_BACKWARD: /* a (the relu output) > 0 ? b : 0 */
+      for (; i + 4 <= hi; i += 4)
+        wasm_v128_store(o + i, wasm_v128_and(wasm_v128_load(b + i), wasm_f32x4_gt(wasm_v128_load(a + i), z)));
+      for (; i < hi; i++) o[i] = a[i] > 0 ? b[i] : 0.0f;
+      break;
+    default: /* EW_ADD */
+      for (; i + 4 <= hi; i += 4) wasm_v128_store(o + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+      for (; i < hi; i++) o[i] = a[i] + b[i];
+      break;
+  }
+}
+
+/** op 0: out = relu(a); op 1: out = a > 0 ? b : 0; op 2: out = a + b. n elements. */
+EXPORT(mp_elementwise) void mp_elementwise(int op, const float *a, const float *b, float *out, int n) {
+  EwJob j;
+  j.a = a;
+  j.b = b;
+  j.out = out;
+  j.n = n;
+  j.op = op;
+  j.nChunks = chunks_for(n, 8.0, 4);
+  par_for(ew_chunk, &j, j.nChunks);
 }

@@ -1,0 +1,57 @@
+/**
+ * Optional fast paths a backend may offer beyond the KernelMap: fused or vectorized float32 helpers
+ * that ops use when the active backend registered them (and fall back to their own loops
+ * otherwise). Each helper computes exactly what the op's reference loop computes (up to float32
+ * rounding of fused multiply-adds, where noted).
+ */
+import type { ConvGeom } from '../kernels.js';
+import { getBackend, type BackendName } from '../registry.js';
+
+/**
+ * Every helper returns fresh arrays (taken straight from the backend's memory, so no separate
+ * zero-fill), never views into backend memory.
+ */
+export interface FastOps {
+  /** x > 0 ? x : 0 (NaN and -0 give +0). */
+  relu(x: Float32Array): Float32Array;
+  /** y > 0 ? g : 0, with y the relu output. */
+  reluBackward(y: Float32Array, g: Float32Array): Float32Array;
+  /** a + b, same length. */
+  add(a: Float32Array, b: Float32Array): Float32Array;
+  /** conv2d(x, w) (the `conv2d` kernel). */
+  conv2d(x: Float32Array, w: Float32Array, g: ConvGeom): Float32Array;
+  /**
+   * Both convolution gradients from one copy of dy: dx = conv2dBackwardInput(dy, w) when wantDx,
+   * dw = conv2dBackwardFilter(x, dy) when wantDw (null otherwise).
+   */
+  conv2dBackward(dy: Float32Array, w: Float32Array, x: Float32Array, wantDx: boolean, wantDw: boolean, g: ConvGeom): [Float32Array | null, Float32Array | null];
+  /**
+   * Batch-norm forward over x[N, C, HW] with one copy of x: channelMoments(x) → mean, variance;
+   * then `coefs()` (which reads mean / variance) returns [scale, shift]; returns
+   * channelAffine(x, mean, scale, shift).
+   */
+  batchNormForward(
+    x: Float32Array, mean: Float32Array, variance: Float32Array,
+    N: number, C: number, HW: number, coefs: () => readonly [Float32Array, Float32Array],
+  ): Float32Array;
+  /**
+   * Batch-norm backward with one copy of dy and x: channelBackwardSums → sumDy, sumDyXhat; then, when
+   * wantDx, `coefs()` returns [k1, k2, k3] and the result is dx = (x − mean)·k2 + k3 + k1·dy (else null).
+   */
+  batchNormBackward(
+    dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array,
+    sumDy: Float32Array, sumDyXhat: Float32Array, N: number, C: number, HW: number,
+    wantDx: boolean, coefs: () => readonly [Float32Array, Float32Array, Float32Array],
+  ): Float32Array | null;
+}
+
+const registry = new Map<BackendName, FastOps>();
+
+export function registerFastOps(backend: BackendName, ops: FastOps): void {
+  registry.set(backend, ops);
+}
+
+/** The fast paths of the active backend, if it has any. */
+export function fastOps(): FastOps | undefined {
+  return registry.size === 0 ? undefined : registry.get(getBackend());
+}
