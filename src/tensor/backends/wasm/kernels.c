@@ -141,6 +141,9 @@ __attribute__((noinline)) static int wait32(int *p, int expected, long long time
   return __builtin_wasm_memory_atomic_wait32(p, expected, timeoutNs);
 }
 
+/* memory.atomic.notify is a runtime call in Liftoff too: kept behind a real call for the same reason. */
+__attribute__((noinline)) static void notify(int *p, u32 count) { __builtin_wasm_memory_atomic_notify(p, count); }
+
 static int nthreads = 1;   /* threads taking part in parallel regions (main included) */
 static int workers_ready = 0;  /* workers that entered their loop */
 static int worker_chunks = 0;  /* chunks run by workers (diagnostics) */
@@ -174,7 +177,7 @@ static void run_chunks(int tid) {
     const u64 job = fresh64(&pool.job);
     ((ChunkFn)(size_t)(u32)(job >> 32))((void *)(size_t)(u32)job, i, tid);
     if (tid > 0) __atomic_add_fetch(&worker_chunks, 1, SEQ);
-    if (__atomic_add_fetch(&pool.done, 1, SEQ) == n) __builtin_wasm_memory_atomic_notify(&pool.done, 1);
+    if (__atomic_add_fetch(&pool.done, 1, SEQ) == n) notify(&pool.done, 1);
   }
 }
 
@@ -209,7 +212,7 @@ EXPORT(mp_worker_crashed) void mp_worker_crashed(void) {
   __atomic_sub_fetch(&workers_ready, 1, SEQ);
   __atomic_store_n(&pool.crashed, 1, SEQ);
   __atomic_sub_fetch(&pool.active, 1, SEQ);
-  __builtin_wasm_memory_atomic_notify(&pool.done, 1);
+  notify(&pool.done, 1);
 }
 
 /** After an exception in the main thread: waits for workers to leave the aborted job. */
@@ -250,7 +253,7 @@ static void par_start(ChunkFn fn, void *ctx, int n) {
   gen_counter = g;
   __atomic_store_n(&pool.word, ((u64)g << W_GEN_SHIFT) | ((u64)n << W_N_SHIFT), SEQ);
   __atomic_store_n(&pool.gen, (int)g, SEQ);
-  __builtin_wasm_memory_atomic_notify(&pool.gen, (u32)(__atomic_load_n(&nthreads, SEQ) - 1));
+  notify(&pool.gen, (u32)(__atomic_load_n(&nthreads, SEQ) - 1));
 }
 
 /** Finishes the job of par_start (main thread takes part). Returns 0, or -2 when a worker crashed. */
