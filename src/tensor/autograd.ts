@@ -37,9 +37,29 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
   for (const t of inputs) if (t.requiresGrad) { any = true; break; }
   if (!any) return out;
   out.requiresGrad = true;
-  out.gradFn = { op, inputs, backward };
+  out.gradFn = { op, inputs, backward, seq: nodeSeq++ };
   return out;
 }
+
+let nodeSeq = 0;
+
+/**
+ * Stands in for a node whose backward closure was released: reaching it again is an error, never a
+ * silent zero gradient.
+ */
+function releasedNode(op: string): GradFn {
+  return {
+    op,
+    inputs: [],
+    backward: () => {
+      throw new TensorError(op, 'the graph of this tensor was released by the valueAndGrad / vjp call that created it; compute it again to differentiate it');
+    },
+  };
+}
+
+/** Placeholder for released entries of the topological order (keeps the array dense). */
+const RELEASED = new Tensor(new Float32Array(0), [0]);
+const UNRELEASED = Infinity;
 
 function topoOrder(outputs: readonly Tensor[]): Tensor[] {
   const order: Tensor[] = [];
@@ -88,8 +108,12 @@ function accumulate(grads: Map<Tensor, Buf>, t: Tensor, g: Buf): void {
 /**
  * Back-propagates `cotangents` (one per output, same size) from `outputs` and returns
  * d<cotangent, outputs>/d(wrt) for each tensor in `wrt` (zeros where no path exists).
+ * Nodes recorded at or after `releaseFrom` (the recording counter taken before the forward pass) drop
+ * their backward closure, and with it the activations it saved, as soon as they have run, like
+ * PyTorch without retain_graph: peak memory during backward stays near the forward pass's. Older
+ * nodes (an enclosing computation's) are left alone.
  */
-export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[], wrt: readonly Tensor[]): Buf[] {
+export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[], wrt: readonly Tensor[], releaseFrom = UNRELEASED): Buf[] {
   if (outputs.length !== cotangents.length) {
     throw new TensorError('backward', `${outputs.length} outputs but ${cotangents.length} cotangents`);
   }
@@ -106,6 +130,11 @@ export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[],
     const inGrads = t.gradFn.backward(g);
     if (!keep.has(t)) grads.delete(t); // free as soon as the tape no longer needs it
     const inputs = t.gradFn.inputs;
+    if ((t.gradFn.seq ?? -1) >= releaseFrom) {
+      // every consumer of t ran already (reverse topological order): nothing needs t's node again
+      t.gradFn = releasedNode(t.gradFn.op);
+      order[k] = RELEASED;
+    }
     for (let i = 0; i < inputs.length; i++) {
       const gi = inGrads[i];
       if (gi !== null && gi !== undefined && inputs[i].requiresGrad) accumulate(grads, inputs[i], gi);
@@ -190,11 +219,12 @@ export function valueAndGradAux<P extends Differentiable, A>(
 ): (params: P) => ValueAndGrad<P, A> {
   return (params: P) => {
     const { leaves, traced } = traceLeaves(params);
+    const from = nodeSeq;
     const [value, aux] = f(traced);
     if (value.size !== 1) throw new TensorError('valueAndGrad', `function must return a scalar, got shape ${fmtShape(value.shape)}`);
     const one = allocBuf(value.dtype, 1);
     one[0] = 1;
-    const g = backward([value], [one], leaves);
+    const g = backward([value], [one], leaves, from);
     const grads = treeUnflatten(params, g.map((b, i) => new Tensor(b, leaves[i].shape)));
     return { value: value.detach(), grads, aux };
   };
@@ -216,6 +246,7 @@ export function vjp<P extends Differentiable>(
   cotangent: Tensor | readonly Tensor[],
 ): { value: Tensor[]; grads: P } {
   const { leaves, traced } = traceLeaves(primals);
+  const from = nodeSeq;
   const outs = asOutputs(f(traced));
   const cots = asOutputs(cotangent);
   if (outs.length !== cots.length) throw new TensorError('vjp', `${outs.length} outputs but ${cots.length} cotangents`);
@@ -224,6 +255,6 @@ export function vjp<P extends Differentiable>(
       throw new TensorError('vjp', `output ${i} has shape ${fmtShape(o.shape)}, cotangent has ${fmtShape(cots[i].shape)}`);
     }
   });
-  const g = backward(outs, cots.map((c) => c.data), leaves);
+  const g = backward(outs, cots.map((c) => c.data), leaves, from);
   return { value: outs.map((o) => o.detach()), grads: treeUnflatten(primals, g.map((b, i) => new Tensor(b, leaves[i].shape))) };
 }

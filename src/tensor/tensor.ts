@@ -15,6 +15,8 @@ export interface GradFn {
   readonly inputs: readonly Tensor[];
   /** Given dL/d(output), returns dL/d(input) for each input (null when the input needs none). */
   backward(gradOutput: Buf): (Buf | null)[];
+  /** Creation order of recorded nodes (lets a backward pass release only the nodes of its own call). */
+  readonly seq?: number;
 }
 
 export function sizeOf(shape: Shape): number {
