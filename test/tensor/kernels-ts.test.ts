@@ -2,17 +2,11 @@
  * The reference `ts` kernels against naive direct-loop definitions written here (float64 math),
  * for Float64Array (tight tolerance) and Float32Array (float32 tolerance).
  */
-import { Rng } from '../../src/tensor/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng, relErr, convGeom } from './kernel-helpers.js';
 import { tsKernels as K } from '../../src/tensor/backends/ts/kernels.js';
 import type { Buf, ConvGeom, PoolGeom } from '../../src/tensor/kernels.js';
-
-/** A uniform [0, 1) stream from the engine's seeded generator. */
-function prng(seed: number): () => number {
-  const r = new Rng(seed);
-  return () => r.next();
-}
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 const TYPES: [string, Ctor, number][] = [
@@ -24,20 +18,6 @@ function rand(T: Ctor, n: number, rnd: () => number): Buf {
   const a = new T(n);
   for (let i = 0; i < n; i++) a[i] = rnd() * 2 - 1;
   return a;
-}
-
-/** max|a-b| / max(1, max|b|). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length mismatch');
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = b[i]!;
-    if (Number.isNaN(x) !== Number.isNaN(y)) return Infinity;
-    if (x === y) { m = Math.max(m, Math.abs(y)); continue; }
-    d = Math.max(d, Math.abs(x - y));
-    m = Math.max(m, Math.abs(y));
-  }
-  return d / Math.max(1, m);
 }
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
@@ -61,20 +41,6 @@ function naiveMatmul(a: Buf, b: Buf, c0: Buf | null, M: number, Kd: number, N: n
     }
   }
   return out;
-}
-
-function convGeom(p: {
-  N: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
-  sH?: number; sW?: number; pH?: number; pW?: number; dH?: number; dW?: number; groups?: number;
-}): ConvGeom {
-  const strideH = p.sH ?? 1, strideW = p.sW ?? 1, padH = p.pH ?? 0, padW = p.pW ?? 0;
-  const dilationH = p.dH ?? 1, dilationW = p.dW ?? 1;
-  const OH = Math.floor((p.H + 2 * padH - dilationH * (p.KH - 1) - 1) / strideH) + 1;
-  const OW = Math.floor((p.W + 2 * padW - dilationW * (p.KW - 1) - 1) / strideW) + 1;
-  return {
-    N: p.N, C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH, OW,
-    strideH, strideW, padH, padW, dilationH, dilationW, groups: p.groups ?? 1,
-  };
 }
 
 /** Calls f(n, o, oh, ow, c, kh, kw, xIndex | -1, wIndex, outIndex) for every term of the convolution sum. */

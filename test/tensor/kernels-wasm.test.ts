@@ -3,9 +3,9 @@
  * error (max|a-b| / max(1, max|b|)), on random shapes including odd sizes, all trans combos,
  * accumulate, odd channel counts, groups / depthwise, and GEMM block-boundary sizes.
  */
-import { Rng } from '../../src/tensor/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng, randF32, relErr, convGeom } from './kernel-helpers.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { tsKernels as T } from '../../src/tensor/backends/ts/kernels.js';
 import { wasmAvailable, wasmKernels } from '../../src/tensor/backends/wasm/index.js';
@@ -14,30 +14,6 @@ import { KERNELS_WASM_BASE64 } from '../../src/tensor/backends/wasm/kernels-wasm
 import type { ConvGeom, KernelMap, PoolGeom } from '../../src/tensor/kernels.js';
 
 const TOL = 1e-5;
-
-/** A uniform [0, 1) stream from the engine's seeded generator. */
-function prng(seed: number): () => number {
-  const r = new Rng(seed);
-  return () => r.next();
-}
-
-function randF32(n: number, rnd: () => number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rnd() * 2 - 1;
-  return a;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length mismatch');
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = b[i]!;
-    if (Number.isNaN(x) || Number.isNaN(y)) return Infinity;
-    d = Math.max(d, Math.abs(x - y));
-    m = Math.max(m, Math.abs(y));
-  }
-  return d / Math.max(1, m);
-}
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = TOL): void {
   const e = relErr(a, b);
@@ -48,20 +24,6 @@ function W<K extends keyof KernelMap>(name: K): KernelMap[K] {
   const k = wasmKernels[name];
   assert.ok(k, `wasm kernel ${name} missing`);
   return k as KernelMap[K];
-}
-
-function convGeom(p: {
-  N: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
-  sH?: number; sW?: number; pH?: number; pW?: number; dH?: number; dW?: number; groups?: number;
-}): ConvGeom {
-  const strideH = p.sH ?? 1, strideW = p.sW ?? 1, padH = p.pH ?? 0, padW = p.pW ?? 0;
-  const dilationH = p.dH ?? 1, dilationW = p.dW ?? 1;
-  const OH = Math.floor((p.H + 2 * padH - dilationH * (p.KH - 1) - 1) / strideH) + 1;
-  const OW = Math.floor((p.W + 2 * padW - dilationW * (p.KW - 1) - 1) / strideW) + 1;
-  return {
-    N: p.N, C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH, OW,
-    strideH, strideW, padH, padW, dilationH, dilationW, groups: p.groups ?? 1,
-  };
 }
 
 function poolGeom(N: number, C: number, H: number, Wd: number, k: number, s: number, p: number, ceil = false): PoolGeom {

@@ -7,6 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng, randF32, relErr, sameBits, convGeom } from './kernel-helpers.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tsKernels as T } from '../../src/tensor/backends/ts/kernels.js';
@@ -17,53 +18,9 @@ import type { ConvGeom, KernelMap, PoolGeom } from '../../src/tensor/kernels.js'
 
 const TOL = 1e-5;
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randF32(n: number, rnd: () => number, scale = 1, offset = 0): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (rnd() * 2 - 1) * scale + offset;
-  return a;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length mismatch');
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = b[i]!;
-    if (Number.isNaN(x) !== Number.isNaN(y)) return Infinity;
-    if (Number.isNaN(x)) continue;
-    d = Math.max(d, Math.abs(x - y));
-    m = Math.max(m, Math.abs(y));
-  }
-  return d / Math.max(1, m);
-}
-
 function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   const e = relErr(a, b);
   assert.ok(e <= TOL, `${what}: rel err ${e} > ${TOL}`);
-}
-
-function sameBits(a: Float32Array | Int32Array, b: Float32Array | Int32Array, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  if (Buffer.compare(x, y) === 0) return;
-  let n = 0, first = -1, maxd = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (Object.is(a[i], b[i])) continue;
-    n++;
-    if (first < 0) first = i;
-    maxd = Math.max(maxd, Math.abs(a[i]! - b[i]!));
-  }
-  assert.fail(`${what}: results differ bitwise (${n} of ${a.length} elements, max |diff| ${maxd}, first at ${first}: ${a[first]} vs ${b[first]})`);
 }
 
 function K<N extends keyof KernelMap>(name: N): KernelMap[N] {
@@ -79,20 +36,6 @@ function both<R>(fn: () => R): [R, R] {
   setThreads(2);
   const two = fn();
   return [one, two];
-}
-
-function convGeom(p: {
-  N: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
-  sH?: number; sW?: number; pH?: number; pW?: number; dH?: number; dW?: number; groups?: number;
-}): ConvGeom {
-  const strideH = p.sH ?? 1, strideW = p.sW ?? 1, padH = p.pH ?? 0, padW = p.pW ?? 0;
-  const dilationH = p.dH ?? 1, dilationW = p.dW ?? 1;
-  const OH = Math.floor((p.H + 2 * padH - dilationH * (p.KH - 1) - 1) / strideH) + 1;
-  const OW = Math.floor((p.W + 2 * padW - dilationW * (p.KW - 1) - 1) / strideW) + 1;
-  return {
-    N: p.N, C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH, OW,
-    strideH, strideW, padH, padW, dilationH, dilationW, groups: p.groups ?? 1,
-  };
 }
 
 function poolGeom(N: number, C: number, H: number, W: number, k: number, s: number, p: number): PoolGeom {
