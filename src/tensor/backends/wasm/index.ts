@@ -308,6 +308,23 @@ function anyF64(...bufs: Buf[]): boolean {
 
 // ------------------------------------------------------------------------- kernels
 
+/** Element counts of a convolution's input, weight and output. */
+function convSizes(g: ConvGeom): { x: number; w: number; y: number } {
+  return { x: g.N * g.C * g.H * g.W, w: g.O * (g.C / g.groups) * g.KH * g.KW, y: g.N * g.O * g.OH * g.OW };
+}
+
+/** One whole-call convolution export: copies two inputs in, runs it, copies the nOut result out. */
+function convCall(what: string, fn: (w: WasmExports) => (a: number, b: number, out: number, g: number) => number,
+  a: Buf, nA: number, b: Buf, nB: number, out: Buf, nOut: number, g: ConvGeom): void {
+  guarded((w) => {
+    const pa = putF32(w, a as Float32Array, nA);
+    const pb = putF32(w, b as Float32Array, nB);
+    const po = alloc(w, nOut * 4);
+    check(fn(w)(pa, pb, po, convGeomPtr(w, g)), what);
+    getF32(po, out as Float32Array, nOut);
+  });
+}
+
 export const wasmKernels: Partial<KernelMap> = {
   matmul(a, b, c, M, K, N, transA, transB, accumulate) {
     if (anyF64(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
@@ -322,41 +339,17 @@ export const wasmKernels: Partial<KernelMap> = {
 
   conv2d(x, wt, out, g) {
     if (anyF64(x, wt, out)) return tsKernels.conv2d(x, wt, out, g);
-    guarded((w) => {
-      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
-      const pw = putF32(w, wt as Float32Array, g.O * (g.C / g.groups) * g.KH * g.KW);
-      const nOut = g.N * g.O * g.OH * g.OW;
-      const po = alloc(w, nOut * 4);
-      const pg = convGeomPtr(w, g);
-      check(w.mp_conv2d(px, pw, po, pg), 'conv2d');
-      getF32(po, out as Float32Array, nOut);
-    });
+    convCall('conv2d', (w) => w.mp_conv2d, x, convSizes(g).x, wt, convSizes(g).w, out, convSizes(g).y, g);
   },
 
   conv2dBackwardInput(dy, wt, dx, g) {
     if (anyF64(dy, wt, dx)) return tsKernels.conv2dBackwardInput(dy, wt, dx, g);
-    guarded((w) => {
-      const pdy = putF32(w, dy as Float32Array, g.N * g.O * g.OH * g.OW);
-      const pw = putF32(w, wt as Float32Array, g.O * (g.C / g.groups) * g.KH * g.KW);
-      const nX = g.N * g.C * g.H * g.W;
-      const pdx = alloc(w, nX * 4);
-      const pg = convGeomPtr(w, g);
-      check(w.mp_conv2d_backward_input(pdy, pw, pdx, pg), 'conv2dBackwardInput');
-      getF32(pdx, dx as Float32Array, nX);
-    });
+    convCall('conv2dBackwardInput', (w) => w.mp_conv2d_backward_input, dy, convSizes(g).y, wt, convSizes(g).w, dx, convSizes(g).x, g);
   },
 
   conv2dBackwardFilter(x, dy, dw, g) {
     if (anyF64(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
-    guarded((w) => {
-      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
-      const pdy = putF32(w, dy as Float32Array, g.N * g.O * g.OH * g.OW);
-      const nW = g.O * (g.C / g.groups) * g.KH * g.KW;
-      const pdw = alloc(w, nW * 4);
-      const pg = convGeomPtr(w, g);
-      check(w.mp_conv2d_backward_filter(px, pdy, pdw, pg), 'conv2dBackwardFilter');
-      getF32(pdw, dw as Float32Array, nW);
-    });
+    convCall('conv2dBackwardFilter', (w) => w.mp_conv2d_backward_filter, x, convSizes(g).x, dy, convSizes(g).y, dw, convSizes(g).w, g);
   },
 
   maxPool2d(x, out, argmax, g) {
