@@ -146,6 +146,40 @@ test('conv2d / backward input / backward filter: wasm == ts', () => {
   }
 });
 
+// 3x3 / stride 1 / dilation 1 / groups 1 with C, O >= 8 take the Winograd F(2x2, 3x3) path (forward and,
+// through the flipped-weight forward conv, the input gradient): odd output sizes (clipped edge tiles),
+// N = 1, O not a multiple of 4, pads 0 and 2, several tile-row blocks per image, ResNet-20 shapes at batch 64.
+const WINO_CASES: [string, ConvGeom][] = [
+  ['odd 7x9, N=1', convGeom({ N: 1, C: 8, H: 7, W: 9, O: 8, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['odd 9x7, O=13, C=11', convGeom({ N: 2, C: 11, H: 9, W: 7, O: 13, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['pad 0, odd output', convGeom({ N: 2, C: 12, H: 10, W: 13, O: 9, KH: 3, KW: 3 })],
+  ['pad 2', convGeom({ N: 1, C: 9, H: 6, W: 5, O: 10, KH: 3, KW: 3, pH: 2, pW: 2 })],
+  ['asym pads (0, 1)', convGeom({ N: 1, C: 10, H: 8, W: 11, O: 12, KH: 3, KW: 3, pH: 0, pW: 1 })],
+  ['1x1 output', convGeom({ N: 3, C: 8, H: 3, W: 3, O: 8, KH: 3, KW: 3 })],
+  ['many tile-row blocks, odd', convGeom({ N: 2, C: 40, H: 27, W: 29, O: 20, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['wide C=130', convGeom({ N: 1, C: 130, H: 6, W: 10, O: 70, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['resnet20 16@32x32 N=64', convGeom({ N: 64, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['resnet20 32@16x16 N=64', convGeom({ N: 64, C: 32, H: 16, W: 16, O: 32, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['resnet20 64@8x8 N=64', convGeom({ N: 64, C: 64, H: 8, W: 8, O: 64, KH: 3, KW: 3, pH: 1, pW: 1 })],
+];
+
+test('conv2d / backward input, Winograd shapes: wasm == ts', () => {
+  const rnd = prng(23);
+  for (const [label, g] of WINO_CASES) {
+    const x = randF32(g.N * g.C * g.H * g.W, rnd);
+    const w = randF32(g.O * g.C * 9, rnd);
+    const dy = randF32(g.N * g.O * g.OH * g.OW, rnd);
+    const o1 = new Float32Array(dy.length), o2 = new Float32Array(dy.length).fill(3);
+    T.conv2d(x, w, o1, g);
+    W('conv2d')(x, w, o2, g);
+    close(o2, o1, `conv2d ${label}`);
+    const dx1 = new Float32Array(x.length), dx2 = new Float32Array(x.length).fill(3);
+    T.conv2dBackwardInput(dy, w, dx1, g);
+    W('conv2dBackwardInput')(dy, w, dx2, g);
+    close(dx2, dx1, `conv2dBackwardInput ${label}`);
+  }
+});
+
 test('pooling (+backward): wasm == ts, argmax identical', () => {
   const rnd = prng(31);
   const cases: PoolGeom[] = [

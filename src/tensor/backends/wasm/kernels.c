@@ -23,7 +23,8 @@
  * between jobs (after a short spin) and are woken with memory.atomic.notify.
  *
  * Semantics mirror src/tensor/kernels.ts (PyTorch conventions). Convolutions:
- *  - forward: stride-W 1 -> direct GEMM reading B in place from zero-padded input planes;
+ *  - forward: 3x3, stride 1, dilation 1, groups 1, C and O >= 8 -> Winograd F(2x2, 3x3);
+ *    otherwise stride-W 1 -> direct GEMM reading B in place from zero-padded input planes;
  *    otherwise GEMM with an implicit-im2col B packer. Depthwise (C == groups): direct loops.
  *  - input gradient: stride 1 -> forward conv of dy with flipped, transposed weights;
  *    otherwise GEMM into a column buffer + col2im.
@@ -1115,15 +1116,232 @@ static void *job_alloc(u32 bytes, int kind, const ConvGeom *g) {
   return h;
 }
 
+/* ---- Winograd F(2x2, 3x3) for 3x3, stride 1, dilation 1, groups 1 ----
+ * Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A per 2x2 output tile d (4x4 input patch, zeros outside the image):
+ * 16 multiplies per tile and input/output channel pair instead of 36. The weights are transformed
+ * once per call into U[ξ][O/4 strips][C][4] (ξ = 4*i + j, rows padded to a multiple of 4 with zeros);
+ * per image and block of tile rows, the input tiles into V[ξ][strip of 8 tiles][C][8] (the packed-B
+ * layout of the micro-kernel), then M[ξ] = U[ξ]·V[ξ] (16 GEMMs over the full C, stored, not
+ * accumulated) and the inverse transform writes the output, clipped at odd edges. Tile columns are
+ * padded to a multiple of 4 (TWp) so 4 horizontally adjacent tiles are transformed with f32x4 and
+ * stay inside one strip. Each image's arithmetic is fixed by the geometry: results do not depend on
+ * the thread that runs it.
+ */
+#ifndef WINO_BLOCK_FLOATS
+#define WINO_BLOCK_FLOATS 8192 /* V block size target (floats): 16 * max(C, O) * tiles */
+#endif
+#ifndef WINO_MIN_TILES
+#define WINO_MIN_TILES 32
+#endif
+#ifndef WINO_MIN_C
+#define WINO_MIN_C 8
+#endif
+
+INLINE int wino_applies(const ConvGeom *g) {
+  return g->KH == 3 && g->KW == 3 && g->strideH == 1 && g->strideW == 1 && g->dilationH == 1 && g->dilationW == 1 &&
+         g->groups == 1 && g->padH >= 0 && g->padW >= 0 && g->OH == g->H + 2 * g->padH - 2 &&
+         g->OW == g->W + 2 * g->padW - 2 && g->OH > 0 && g->OW > 0 && g->C >= WINO_MIN_C && g->O >= WINO_MIN_C;
+}
+
+typedef struct {
+  int TH, TW, TWp, Wp, rows, Op; /* tile rows/cols, cols padded to 4, pad-plane width, tile rows per block, O padded to 4 */
+  int plane, vFloats, mFloats;   /* scratch floats: pad plane, V block, M block */
+} WinoGeom;
+
+static void wino_setup(const ConvGeom *g, WinoGeom *w) {
+  w->TH = (g->OH + 1) / 2;
+  w->TW = (g->OW + 1) / 2;
+  w->TWp = (w->TW + 3) & ~3;
+  w->Wp = 2 * w->TWp + 4;
+  w->Op = (g->O + 3) & ~3;
+  const int big = g->C > w->Op ? g->C : w->Op;
+  int rows = WINO_BLOCK_FLOATS / (16 * big * w->TWp);
+  const int minRows = (WINO_MIN_TILES + w->TWp - 1) / w->TWp; /* keep the GEMMs at least this wide */
+  if (rows < minRows) rows = minRows;
+  if (rows > w->TH) rows = w->TH;
+  w->rows = rows;
+  const int ntp = (rows * w->TWp + 7) & ~7;
+  w->plane = ((2 * rows + 2) * w->Wp + 15) & ~15;
+  w->vFloats = 16 * g->C * ntp;
+  w->mFloats = 16 * w->Op * ntp;
+}
+
+/* U = G g Gᵀ for every (o, c), G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], into U[ξ][o/4][c][o%4]. */
+static float *wino_weights(const float *wt, const ConvGeom *g, const WinoGeom *w) {
+  const int C = g->C, O = g->O, Op = w->Op;
+  float *U = (float *)salloc((u32)16 * Op * C * 4);
+  if (!U) return 0;
+  zero_bytes(U, (u32)16 * Op * C * 4);
+  for (int o = 0; o < O; o++)
+    for (int c = 0; c < C; c++) {
+      const float *k = wt + ((size_t)o * C + c) * 9;
+      float t[4][3], u[4][4];
+      for (int j = 0; j < 3; j++) {
+        t[0][j] = k[j];
+        t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
+        t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
+        t[3][j] = k[6 + j];
+      }
+      for (int i = 0; i < 4; i++) {
+        u[i][0] = t[i][0];
+        u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[i][3] = t[i][2];
+      }
+      for (int xi = 0; xi < 16; xi++) U[(((size_t)xi * (Op / 4) + o / 4) * C + c) * 4 + (o & 3)] = u[xi >> 2][xi & 3];
+    }
+  return U;
+}
+
+/* C[MR x NR] = Ap strip · Bp strip over kc (stored, not accumulated). */
+INLINE void micro_kernel_store(int kc, const float *Ap, const float *Bp, float *C, int ldc) {
+  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int k = 0; k < kc; k++) {
+    v128_t b0 = wasm_v128_load(Bp), b1 = wasm_v128_load(Bp + 4);
+    v128_t a;
+    a = wasm_v128_load32_splat(Ap + 0); FMA(c00, a, b0); FMA(c01, a, b1);
+    a = wasm_v128_load32_splat(Ap + 1); FMA(c10, a, b0); FMA(c11, a, b1);
+    a = wasm_v128_load32_splat(Ap + 2); FMA(c20, a, b0); FMA(c21, a, b1);
+    a = wasm_v128_load32_splat(Ap + 3); FMA(c30, a, b0); FMA(c31, a, b1);
+    Ap += MR;
+    Bp += NR;
+  }
+  wasm_v128_store(C, c00); wasm_v128_store(C + 4, c01); C += ldc;
+  wasm_v128_store(C, c10); wasm_v128_store(C + 4, c11); C += ldc;
+  wasm_v128_store(C, c20); wasm_v128_store(C + 4, c21); C += ldc;
+  wasm_v128_store(C, c30); wasm_v128_store(C + 4, c31);
+}
+
+/* Row transform of one 4x4 patch row for 4 adjacent tiles: r points at the first tile's column 0. */
+INLINE void wino_in_row(const float *r, v128_t *t0, v128_t *t1, v128_t *t2, v128_t *t3) {
+  const v128_t v0 = wasm_v128_load(r), v1 = wasm_v128_load(r + 4), v2 = wasm_v128_load(r + 8);
+  const v128_t c0 = wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6), c1 = wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7);
+  const v128_t c2 = wasm_i32x4_shuffle(c0, v2, 1, 2, 3, 4), c3 = wasm_i32x4_shuffle(c1, v2, 1, 2, 3, 5);
+  *t0 = wasm_f32x4_sub(c0, c2);
+  *t1 = wasm_f32x4_add(c1, c2);
+  *t2 = wasm_f32x4_sub(c2, c1);
+  *t3 = wasm_f32x4_sub(c1, c3);
+}
+
+/* One image: x[C, H, W] -> out[O, OH, OW]; buf holds plane + V + M floats. */
+static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, const float *x, float *out, float *buf) {
+  const int C = g->C, O = g->O, H = g->H, W = g->W, OH = g->OH, OW = g->OW, pH = g->padH, pW = g->padW;
+  const int TH = w->TH, TWp = w->TWp, Wp = w->Wp, Op = w->Op;
+  float *pl = buf, *V = buf + w->plane, *M = V + w->vFloats;
+  for (int ty0 = 0; ty0 < TH; ty0 += w->rows) {
+    const int rows = TH - ty0 < w->rows ? TH - ty0 : w->rows;
+    const int nt = rows * TWp, ntp = (nt + 7) & ~7, nS = ntp / 8;
+    const size_t vx = (size_t)nS * C * 8; /* V stride between ξ */
+    /* input transform */
+    for (int c = 0; c < C; c++) {
+      const float *xc = x + (size_t)c * H * W;
+      for (int pr = 0; pr < 2 * rows + 2; pr++) {
+        const int ih = 2 * ty0 + pr - pH;
+        float *row = pl + (size_t)pr * Wp;
+        if (ih < 0 || ih >= H) {
+          fill0(row, Wp);
+          continue;
+        }
+        for (int j = 0; j < pW; j++) row[j] = 0.0f;
+        copy_f32(row + pW, xc + (size_t)ih * W, W);
+        for (int j = pW + W; j < Wp; j++) row[j] = 0.0f;
+      }
+      for (int ty = 0; ty < rows; ty++) {
+        const float *r0 = pl + (size_t)2 * ty * Wp;
+        for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
+          v128_t a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3;
+          wino_in_row(r0 + 2 * tx0, &a0, &a1, &a2, &a3);
+          wino_in_row(r0 + Wp + 2 * tx0, &b0, &b1, &b2, &b3);
+          wino_in_row(r0 + 2 * Wp + 2 * tx0, &c0, &c1, &c2, &c3);
+          wino_in_row(r0 + 3 * Wp + 2 * tx0, &d0, &d1, &d2, &d3);
+          const int t = ty * TWp + tx0;
+          float *dst = V + ((size_t)(t >> 3) * C + c) * 8 + (t & 7);
+          wasm_v128_store(dst + 0 * vx, wasm_f32x4_sub(a0, c0));
+          wasm_v128_store(dst + 1 * vx, wasm_f32x4_sub(a1, c1));
+          wasm_v128_store(dst + 2 * vx, wasm_f32x4_sub(a2, c2));
+          wasm_v128_store(dst + 3 * vx, wasm_f32x4_sub(a3, c3));
+          wasm_v128_store(dst + 4 * vx, wasm_f32x4_add(b0, c0));
+          wasm_v128_store(dst + 5 * vx, wasm_f32x4_add(b1, c1));
+          wasm_v128_store(dst + 6 * vx, wasm_f32x4_add(b2, c2));
+          wasm_v128_store(dst + 7 * vx, wasm_f32x4_add(b3, c3));
+          wasm_v128_store(dst + 8 * vx, wasm_f32x4_sub(c0, b0));
+          wasm_v128_store(dst + 9 * vx, wasm_f32x4_sub(c1, b1));
+          wasm_v128_store(dst + 10 * vx, wasm_f32x4_sub(c2, b2));
+          wasm_v128_store(dst + 11 * vx, wasm_f32x4_sub(c3, b3));
+          wasm_v128_store(dst + 12 * vx, wasm_f32x4_sub(b0, d0));
+          wasm_v128_store(dst + 13 * vx, wasm_f32x4_sub(b1, d1));
+          wasm_v128_store(dst + 14 * vx, wasm_f32x4_sub(b2, d2));
+          wasm_v128_store(dst + 15 * vx, wasm_f32x4_sub(b3, d3));
+        }
+      }
+      if (ntp > nt) /* nt is a multiple of 4: the last strip's upper half is padding */
+        for (int xi = 0; xi < 16; xi++)
+          wasm_v128_store(V + xi * vx + ((size_t)(nS - 1) * C + c) * 8 + 4, wasm_f32x4_splat(0));
+    }
+    /* M[ξ][o][t] = Σ_c U[ξ][o][c] V[ξ][c][t] */
+    for (int xi = 0; xi < 16; xi++) {
+      const float *Ux = U + (size_t)xi * Op * C, *Vx = V + xi * vx;
+      float *Mx = M + (size_t)xi * Op * ntp;
+      for (int os = 0; os < Op / 4; os++)
+        for (int s = 0; s < nS; s++)
+          micro_kernel_store(C, Ux + (size_t)os * C * 4, Vx + (size_t)s * C * 8, Mx + (size_t)os * 4 * ntp + s * 8, ntp);
+    }
+    /* Y = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 -1 -1] */
+    const size_t mx = (size_t)Op * ntp;
+    for (int o = 0; o < O; o++) {
+      const float *Mo = M + (size_t)o * ntp;
+      float *oo = out + (size_t)o * OH * OW;
+      for (int ty = 0; ty < rows; ty++) {
+        const int oh = 2 * (ty0 + ty);
+        for (int tx0 = 0; tx0 < TWp && 2 * tx0 < OW; tx0 += 4) {
+          const float *m = Mo + ty * TWp + tx0;
+          v128_t r0[4], r1[4];
+          for (int jj = 0; jj < 4; jj++) {
+            const v128_t m0 = wasm_v128_load(m + jj * mx), m1 = wasm_v128_load(m + (4 + jj) * mx);
+            const v128_t m2 = wasm_v128_load(m + (8 + jj) * mx), m3 = wasm_v128_load(m + (12 + jj) * mx);
+            r0[jj] = wasm_f32x4_add(wasm_f32x4_add(m0, m1), m2);
+            r1[jj] = wasm_f32x4_sub(wasm_f32x4_sub(m1, m2), m3);
+          }
+          const v128_t y00 = wasm_f32x4_add(wasm_f32x4_add(r0[0], r0[1]), r0[2]);
+          const v128_t y01 = wasm_f32x4_sub(wasm_f32x4_sub(r0[1], r0[2]), r0[3]);
+          const v128_t y10 = wasm_f32x4_add(wasm_f32x4_add(r1[0], r1[1]), r1[2]);
+          const v128_t y11 = wasm_f32x4_sub(wasm_f32x4_sub(r1[1], r1[2]), r1[3]);
+          const v128_t lo0 = wasm_i32x4_shuffle(y00, y01, 0, 4, 1, 5), hi0 = wasm_i32x4_shuffle(y00, y01, 2, 6, 3, 7);
+          const v128_t lo1 = wasm_i32x4_shuffle(y10, y11, 0, 4, 1, 5), hi1 = wasm_i32x4_shuffle(y10, y11, 2, 6, 3, 7);
+          const int ow0 = 2 * tx0;
+          float *p0 = oo + (size_t)oh * OW + ow0;
+          if (ow0 + 8 <= OW && oh + 2 <= OH) {
+            wasm_v128_store(p0, lo0);
+            wasm_v128_store(p0 + 4, hi0);
+            wasm_v128_store(p0 + OW, lo1);
+            wasm_v128_store(p0 + OW + 4, hi1);
+          } else {
+            float tmp[16] __attribute__((aligned(16)));
+            wasm_v128_store(tmp, lo0);
+            wasm_v128_store(tmp + 4, hi0);
+            wasm_v128_store(tmp + 8, lo1);
+            wasm_v128_store(tmp + 12, hi1);
+            const int nw = OW - ow0 < 8 ? OW - ow0 : 8, nh = OH - oh < 2 ? OH - oh : 2;
+            for (int a = 0; a < nh; a++)
+              for (int b = 0; b < nw; b++) p0[(size_t)a * OW + b] = tmp[a * 8 + b];
+          }
+        }
+      }
+    }
+  }
+}
+
 /* ---- forward ---- */
 
 typedef struct {
   JobHead h;
   const float *x, *w;
   float *out;
-  int Cg, Og, CK, OHW, HW, pw, dw;
+  int Cg, Og, CK, OHW, HW, pw, dw, wino;
   QGeom q;
-  const float *packedA;
+  WinoGeom wg;
+  const float *packedA; /* or the Winograd-transformed weights U */
   TWork tw[MAXT];
 } FwdJob;
 
@@ -1134,6 +1352,16 @@ static void conv_fwd_chunk(void *vctx, int i, int tid) {
   job_chunk(&j->h, i, &n0, &n1);
   if (n0 >= n1) return;
   const int img = g->O * j->OHW;
+  if (j->wino) { /* writes every output element */
+    TWork *t = twork(j->tw, tid);
+    if (!t) {
+      j->h.err = 1;
+      return;
+    }
+    for (int n = n0; n < n1; n++)
+      wino_image(g, &j->wg, j->packedA, j->x + (size_t)n * g->C * j->HW, j->out + (size_t)n * img, t->buf);
+    return;
+  }
   fill0(j->out + (size_t)n0 * img, (n1 - n0) * img);
   if (j->dw) {
     depthwise_forward(j->x, j->w, j->out, g, n0, n1);
@@ -1190,6 +1418,14 @@ static JobHead *conv_fwd_prepare(const float *x, const float *w, float *out, con
   }
   j->dw = is_depthwise(g);
   j->pw = !j->dw && is_pointwise(g);
+  j->wino = !j->dw && !j->pw && wino_applies(g);
+  if (j->wino) {
+    wino_setup(g, &j->wg);
+    j->packedA = wino_weights(w, g, &j->wg);
+    if (!j->packedA) return 0;
+    if (twork_prealloc(j->tw, (u32)(j->wg.plane + j->wg.vFloats + j->wg.mFloats) * 4, 0)) return 0;
+    return &j->h;
+  }
   if (!j->dw && !j->pw) {
     if (q_setup(g, Cg, &j->q, 1)) return 0;
     j->packedA = prepack_weights(w, g->groups, Og, CK);
