@@ -1,0 +1,134 @@
+/**
+ * Optional native backend (float32): the `metaprune-native` N-API addon (native/, C + OpenBLAS)
+ * computes matmul and the three convolution kernels in place on the caller's arrays; every other
+ * kernel and fast path is the wasm backend's. Float64 inputs go to the `ts` reference kernels.
+ *
+ * The addon is an optional dependency built at install time; when it is missing (no compiler, no
+ * OpenBLAS) this module registers nothing and `METAPRUNE_BACKEND=native` falls back with a notice
+ * (backends/index.ts). OpenBLAS's thread count follows the wasm one (setThreads in backends/index.ts).
+ */
+import { createRequire } from 'node:module';
+import type { Buf, ConvGeom, KernelMap } from '../../kernels.js';
+import { registerKernels } from '../../registry.js';
+import { registerFastOps, type FastOps } from '../fast.js';
+import { tsKernels } from '../ts/kernels.js';
+import { getThreads, wasmAvailable, wasmFastOps, wasmKernels } from '../wasm/index.js';
+
+/** The addon's exports (native/src/addon.c). */
+export interface NativeAddon {
+  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, K: number, N: number,
+    transA: boolean, transB: boolean, accumulate: boolean): void;
+  conv2d(x: Float32Array, w: Float32Array, out: Float32Array, geom: Int32Array): void;
+  conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: Int32Array): void;
+  conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+  readonly version: string;
+  readonly blas: string;
+}
+
+function isAddon(m: unknown): m is NativeAddon {
+  const a = m as Partial<Record<keyof NativeAddon, unknown>> | null;
+  return a !== null && typeof a === 'object' && typeof a.sgemm === 'function' && typeof a.conv2d === 'function' &&
+    typeof a.conv2dBackwardInput === 'function' && typeof a.conv2dBackwardFilter === 'function' &&
+    typeof a.setThreads === 'function' && typeof a.version === 'string';
+}
+
+/** The installed package first, then a development build in native/ (from src/ or dist/src/). */
+function load(): NativeAddon | null {
+  const req = createRequire(import.meta.url);
+  const candidates = [
+    'metaprune-native',
+    '../../../../native/build/Release/metaprune_native.node',
+    '../../../../../native/build/Release/metaprune_native.node',
+  ];
+  for (const c of candidates) {
+    try {
+      const m: unknown = req(c);
+      if (isAddon(m)) return m;
+    } catch {
+      // not built / not installed here: try the next place
+    }
+  }
+  return null;
+}
+
+const addon: NativeAddon | null = process.env.METAPRUNE_NO_NATIVE === '1' ? null : load();
+
+/** True when the addon loaded (and, with wasm, the `native` backend is registered). */
+export function nativeAvailable(): boolean {
+  return addon !== null && wasmAvailable();
+}
+
+/** Addon version and OpenBLAS configuration, or null when the addon is absent. */
+export function nativeInfo(): { version: string; blas: string } | null {
+  return addon === null ? null : { version: addon.version, blas: addon.blas };
+}
+
+/** Sets OpenBLAS's thread count (no-op without the addon); called by backends/index.ts setThreads. */
+export function setNativeThreads(n: number): void {
+  addon?.setThreads(n);
+}
+
+function A(): NativeAddon {
+  if (addon === null) throw new Error('metaprune: native backend is not available');
+  return addon;
+}
+
+function geomArray(g: ConvGeom): Int32Array {
+  return Int32Array.of(g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.strideH, g.strideW, g.padH, g.padW,
+    g.dilationH, g.dilationW, g.groups);
+}
+
+function allF32(...bufs: Buf[]): boolean {
+  for (const b of bufs) if (!(b instanceof Float32Array)) return false;
+  return true;
+}
+
+export const nativeKernels: Partial<KernelMap> = {
+  matmul(a, b, c, M, K, N, transA, transB, accumulate) {
+    if (!allF32(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
+    A().sgemm(a as Float32Array, b as Float32Array, c as Float32Array, M, K, N, transA, transB, accumulate);
+  },
+  conv2d(x, w, out, g) {
+    if (!allF32(x, w, out)) return tsKernels.conv2d(x, w, out, g);
+    A().conv2d(x as Float32Array, w as Float32Array, out as Float32Array, geomArray(g));
+  },
+  conv2dBackwardInput(dy, w, dx, g) {
+    if (!allF32(dy, w, dx)) return tsKernels.conv2dBackwardInput(dy, w, dx, g);
+    A().conv2dBackwardInput(dy as Float32Array, w as Float32Array, dx as Float32Array, geomArray(g));
+  },
+  conv2dBackwardFilter(x, dy, dw, g) {
+    if (!allF32(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
+    A().conv2dBackwardFilter(x as Float32Array, dy as Float32Array, dw as Float32Array, geomArray(g));
+  },
+};
+
+export const nativeFastOps: FastOps = {
+  ...wasmFastOps,
+  conv2d(x, w, g) {
+    const out = new Float32Array(g.N * g.O * g.OH * g.OW);
+    A().conv2d(x, w, out, geomArray(g));
+    return out;
+  },
+  conv2dBackward(dy, w, x, wantDx, wantDw, g) {
+    const geom = geomArray(g);
+    let dx: Float32Array | null = null, dw: Float32Array | null = null;
+    if (wantDx) {
+      dx = new Float32Array(g.N * g.C * g.H * g.W);
+      A().conv2dBackwardInput(dy, w, dx, geom);
+    }
+    if (wantDw) {
+      dw = new Float32Array(g.O * (g.C / g.groups) * g.KH * g.KW);
+      A().conv2dBackwardFilter(x, dy, dw, geom);
+    }
+    return [dx, dw];
+  },
+};
+
+// The native backend builds on the wasm one (pooling, batch norm, elementwise fast paths).
+if (addon !== null && wasmAvailable()) {
+  addon.setThreads(getThreads());
+  registerKernels('native', { ...wasmKernels, ...nativeKernels });
+  registerFastOps('native', nativeFastOps);
+}

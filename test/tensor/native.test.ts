@@ -1,0 +1,291 @@
+/**
+ * Native (N-API + OpenBLAS) backend: matmul and the three convolution kernels against the `ts`
+ * reference within 1e-5 error relative to max |ref|, on odd, empty, strided, padded, dilated,
+ * grouped, depthwise, 1×1 and non-square shapes; a ResNet-20 training step through the engine on
+ * `native` vs `wasm`; METAPRUNE_BACKEND=native selection and its fallback. Skipped when the addon
+ * is not built (it is an optional dependency).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import '../../src/tensor/backends/index.js';
+import { setThreads, getThreads } from '../../src/tensor/backends/index.js';
+import { nativeAvailable, nativeFastOps, nativeInfo, nativeKernels } from '../../src/tensor/backends/native/index.js';
+import { tsKernels as T } from '../../src/tensor/backends/ts/kernels.js';
+import type { ConvGeom, KernelMap } from '../../src/tensor/kernels.js';
+import { kernelOf, withBackend, getBackend } from '../../src/tensor/registry.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { valueAndGrad } from '../../src/tensor/autograd.js';
+import { crossEntropy } from '../../src/tensor/ops/softmax.js';
+import { buildModel, modelEntry } from '../../src/models/index.js';
+import { initParams, cloneParams } from '../../src/ir/init.js';
+import { forward } from '../../src/ir/forward.js';
+import { trainableNames, type Params } from '../../src/ir/graph.js';
+import { Sgd } from '../../src/train/optim.js';
+
+const TOL = 1e-5;
+const skip = nativeAvailable() ? false : 'native backend not built';
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randF32(n: number, rnd: () => number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rnd() * 2 - 1;
+  return a;
+}
+
+/** max |a - ref| / max(1e-30, max |ref|); lengths must agree. */
+function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  assert.equal(a.length, ref.length, 'length mismatch');
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = ref[i]!;
+    if (Number.isNaN(x) || Number.isNaN(y)) return Infinity;
+    d = Math.max(d, Math.abs(x - y));
+    m = Math.max(m, Math.abs(y));
+  }
+  return m === 0 ? d : d / m;
+}
+
+function close(a: ArrayLike<number>, ref: ArrayLike<number>, what: string): void {
+  const e = relErr(a, ref);
+  assert.ok(e <= TOL, `${what}: rel err ${e} > ${TOL}`);
+}
+
+function NK<N extends keyof KernelMap>(name: N): KernelMap[N] {
+  const k = nativeKernels[name];
+  assert.ok(k, `native kernel ${name} missing`);
+  return k as KernelMap[N];
+}
+
+function convGeom(p: {
+  N: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
+  sH?: number; sW?: number; pH?: number; pW?: number; dH?: number; dW?: number; groups?: number;
+}): ConvGeom {
+  const strideH = p.sH ?? 1, strideW = p.sW ?? 1, padH = p.pH ?? 0, padW = p.pW ?? 0;
+  const dilationH = p.dH ?? 1, dilationW = p.dW ?? 1;
+  const OH = Math.floor((p.H + 2 * padH - dilationH * (p.KH - 1) - 1) / strideH) + 1;
+  const OW = Math.floor((p.W + 2 * padW - dilationW * (p.KW - 1) - 1) / strideW) + 1;
+  return {
+    N: p.N, C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH, OW,
+    strideH, strideW, padH, padW, dilationH, dilationW, groups: p.groups ?? 1,
+  };
+}
+
+test('native backend registers on top of wasm, with addon info', { skip }, () => {
+  assert.equal(kernelOf('native', 'matmul'), nativeKernels.matmul);
+  assert.equal(kernelOf('native', 'conv2d'), nativeKernels.conv2d);
+  // pooling / batch norm come from wasm
+  assert.ok(kernelOf('native', 'maxPool2d'));
+  assert.equal(kernelOf('native', 'maxPool2d'), kernelOf('wasm', 'maxPool2d'));
+  const info = nativeInfo();
+  assert.ok(info);
+  assert.match(info.blas, /OpenBLAS/);
+});
+
+test('matmul == ts: every trans/accumulate combination, odd and empty sizes', { skip }, () => {
+  const rnd = prng(11);
+  const shapes: [number, number, number][] = [
+    [1, 1, 1], [1, 7, 1], [3, 1, 5], [17, 33, 7], [67, 129, 131], [5, 600, 33], [130, 257, 65],
+    [0, 4, 3], [4, 0, 3], [4, 3, 0], [0, 0, 0],
+  ];
+  for (const [M, K, N] of shapes) {
+    for (const tA of [false, true]) for (const tB of [false, true]) for (const acc of [false, true]) {
+      const a = randF32(M * K, rnd), b = randF32(K * N, rnd), c0 = randF32(M * N, rnd);
+      const ref = c0.slice(), got = c0.slice();
+      T.matmul(a, b, ref, M, K, N, tA, tB, acc);
+      NK('matmul')(a, b, got, M, K, N, tA, tB, acc);
+      close(got, ref, `matmul ${M}x${K}x${N} tA=${tA} tB=${tB} acc=${acc}`);
+      if (!acc && K === 0 && M * N > 0) assert.ok(got.every((v) => v === 0), 'K = 0 must zero C');
+    }
+  }
+});
+
+test('matmul on subarray views works in place (offsets honoured)', { skip }, () => {
+  const rnd = prng(12);
+  const M = 9, K = 13, N = 11;
+  const big = randF32(5 + M * K + K * N + M * N, rnd);
+  const a = big.subarray(5, 5 + M * K), b = big.subarray(5 + M * K, 5 + M * K + K * N);
+  const c = big.subarray(5 + M * K + K * N);
+  const ref = new Float32Array(M * N);
+  T.matmul(a, b, ref, M, K, N, false, false, false);
+  NK('matmul')(a, b, c, M, K, N, false, false, false);
+  close(c, ref, 'matmul on views');
+});
+
+const CONVS: [string, ConvGeom][] = [
+  ['3x3 pad 1 stride 1', convGeom({ N: 3, C: 5, H: 9, W: 9, O: 7, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['3x3 pad 1 stride 2', convGeom({ N: 2, C: 6, H: 11, W: 10, O: 4, KH: 3, KW: 3, sH: 2, sW: 2, pH: 1, pW: 1 })],
+  ['1x1', convGeom({ N: 3, C: 8, H: 6, W: 5, O: 12, KH: 1, KW: 1 })],
+  ['1x1 stride 2 (ResNet shortcut)', convGeom({ N: 2, C: 8, H: 8, W: 8, O: 16, KH: 1, KW: 1, sH: 2, sW: 2 })],
+  ['5x5 dilation 2 pad 3', convGeom({ N: 2, C: 3, H: 13, W: 12, O: 5, KH: 5, KW: 5, dH: 2, dW: 2, pH: 3, pW: 3 })],
+  ['grouped (groups 2)', convGeom({ N: 2, C: 6, H: 7, W: 7, O: 8, KH: 3, KW: 3, pH: 1, pW: 1, groups: 2 })],
+  ['depthwise', convGeom({ N: 2, C: 6, H: 9, W: 8, O: 6, KH: 3, KW: 3, pH: 1, pW: 1, groups: 6 })],
+  ['depthwise x2 multiplier stride 2', convGeom({ N: 2, C: 4, H: 9, W: 9, O: 8, KH: 3, KW: 3, sH: 2, sW: 2, pH: 1, pW: 1, groups: 4 })],
+  ['non-square 3x5 kernel, 2x1 stride', convGeom({ N: 3, C: 4, H: 10, W: 7, O: 5, KH: 3, KW: 5, sH: 2, sW: 1, pH: 1, pW: 2 })],
+  ['pad larger than kernel reach', convGeom({ N: 1, C: 2, H: 3, W: 4, O: 3, KH: 2, KW: 2, sH: 3, sW: 3, pH: 4, pW: 4 })],
+  ['single image 1x1 output', convGeom({ N: 1, C: 3, H: 3, W: 3, O: 2, KH: 3, KW: 3 })],
+  ['empty batch', convGeom({ N: 0, C: 3, H: 5, W: 5, O: 2, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['batch 64 ResNet stage 3 (batched GEMM)', convGeom({ N: 64, C: 16, H: 8, W: 8, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
+];
+
+for (const [label, g] of CONVS) {
+  test(`conv2d / dX / dW == ts: ${label}`, { skip }, () => {
+    const rnd = prng(label.length * 31 + g.C);
+    const nX = g.N * g.C * g.H * g.W, nW = g.O * (g.C / g.groups) * g.KH * g.KW, nY = g.N * g.O * g.OH * g.OW;
+    const x = randF32(nX, rnd), w = randF32(nW, rnd), dy = randF32(nY, rnd);
+    // outputs start as garbage: the kernels must overwrite them
+    const refY = new Float32Array(nY), gotY = randF32(nY, rnd);
+    T.conv2d(x, w, refY, g);
+    NK('conv2d')(x, w, gotY, g);
+    close(gotY, refY, `${label} forward`);
+    const refDx = new Float32Array(nX), gotDx = randF32(nX, rnd);
+    T.conv2dBackwardInput(dy, w, refDx, g);
+    NK('conv2dBackwardInput')(dy, w, gotDx, g);
+    close(gotDx, refDx, `${label} dX`);
+    const refDw = new Float32Array(nW), gotDw = randF32(nW, rnd);
+    T.conv2dBackwardFilter(x, dy, refDw, g);
+    NK('conv2dBackwardFilter')(x, dy, gotDw, g);
+    close(gotDw, refDw, `${label} dW`);
+    // the fast paths ops use compute the same
+    close(nativeFastOps.conv2d(x, w, g), refY, `${label} fast conv2d`);
+    const [fdx, fdw] = nativeFastOps.conv2dBackward(dy, w, x, true, true, g);
+    close(fdx!, refDx, `${label} fast dX`);
+    close(fdw!, refDw, `${label} fast dW`);
+    // the reference must not be trivially zero, or the comparison proves nothing
+    if (nY > 0) assert.ok(refY.some((v) => v !== 0) && refDw.some((v) => v !== 0));
+  });
+}
+
+test('float64 inputs fall back to the ts kernels', { skip }, () => {
+  const g = convGeom({ N: 1, C: 2, H: 5, W: 5, O: 3, KH: 3, KW: 3, pH: 1, pW: 1 });
+  const rnd = prng(3);
+  const x = Float64Array.from(randF32(50, rnd)), w = Float64Array.from(randF32(54, rnd));
+  const ref = new Float64Array(75), got = new Float64Array(75);
+  T.conv2d(x, w, ref, g);
+  NK('conv2d')(x, w, got, g);
+  assert.deepEqual(got, ref);
+});
+
+test('threads: 1 and 2 give the same result; setThreads applies to OpenBLAS', { skip }, () => {
+  const prev = getThreads();
+  const rnd = prng(5);
+  const g = convGeom({ N: 16, C: 16, H: 16, W: 16, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 });
+  const x = randF32(g.N * g.C * g.H * g.W, rnd), w = randF32(g.O * g.C * 9, rnd);
+  const ref = new Float32Array(g.N * g.O * g.OH * g.OW);
+  T.conv2d(x, w, ref, g);
+  try {
+    for (const n of [1, 2]) {
+      setThreads(n);
+      const y = new Float32Array(ref.length);
+      NK('conv2d')(x, w, y, g);
+      close(y, ref, `conv2d with ${n} thread(s)`);
+    }
+  } finally {
+    setThreads(prev);
+  }
+});
+
+test('bad arguments throw JS errors instead of crashing', { skip }, async () => {
+  const { createRequire } = await import('node:module');
+  const req = createRequire(import.meta.url);
+  let addon: { sgemm(...a: unknown[]): void; conv2d(...a: unknown[]): void } | null = null;
+  for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
+    try { addon = req(c) as typeof addon; break; } catch { /* next */ }
+  }
+  assert.ok(addon);
+  assert.throws(() => addon!.sgemm(new Float64Array(4), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /Float32Array/);
+  assert.throws(() => addon!.sgemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /needs 4/);
+  assert.throws(() => addon!.conv2d(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Int32Array(3)), /Int32Array of 16/);
+});
+
+/** Loss and gradients of a ResNet-20 on a small batch with `backend`, then loss after one SGD step. */
+function resnetStep(backend: 'native' | 'wasm'): { loss0: number; loss1: number; grads: Params } {
+  const graph = buildModel('resnet20');
+  const base = initParams(graph, 7, modelEntry('resnet20').init);
+  const params = cloneParams(base);
+  const rnd = prng(99);
+  const N = 8;
+  const x = new Tensor(randF32(N * 3 * 32 * 32, rnd), [N, 3, 32, 32]);
+  const y = Int32Array.from({ length: N }, (_, i) => (i * 3) % 10);
+  const names = trainableNames(graph);
+  return withBackend(backend, () => {
+    const lossAndGrad = (): { value: number; grads: Params } => {
+      const trainable: Params = {};
+      for (const n of names) trainable[n] = params[n];
+      const { value, grads } = valueAndGrad((p: Params) =>
+        crossEntropy(forward(graph, { ...params, ...p }, x, { training: true }), y))(trainable);
+      return { value: value.item(), grads };
+    };
+    const first = lossAndGrad();
+    new Sgd({ momentum: 0.9, weightDecay: 5e-4 }).step(params, first.grads, 0.1);
+    const second = lossAndGrad();
+    return { loss0: first.value, loss1: second.value, grads: first.grads };
+  });
+}
+
+/** ‖a − b‖ / ‖b‖ over several tensors at once. */
+function relL2(a: Params, b: Params, names: string[]): number {
+  let num = 0, den = 0;
+  for (const k of names) {
+    const x = a[k]!.data, y = b[k]!.data;
+    for (let i = 0; i < y.length; i++) { num += (x[i]! - y[i]!) ** 2; den += y[i]! ** 2; }
+  }
+  return Math.sqrt(num / den);
+}
+
+test('ResNet-20 training step: native == wasm (loss before and after an SGD step to 1e-4)', { skip }, () => {
+  const n = resnetStep('native');
+  const w = resnetStep('wasm');
+  assert.ok(Number.isFinite(n.loss0) && n.loss0 > 0.5, `implausible loss ${n.loss0}`);
+  assert.ok(Math.abs(n.loss0 - w.loss0) <= 1e-4 * Math.max(1, Math.abs(w.loss0)), `loss ${n.loss0} vs wasm ${w.loss0}`);
+  assert.ok(Math.abs(n.loss1 - w.loss1) <= 1e-4 * Math.max(1, Math.abs(w.loss1)), `loss after step ${n.loss1} vs wasm ${w.loss1}`);
+  assert.ok(Math.abs(n.loss1 - n.loss0) > 1e-3, 'the SGD step changed nothing');
+  const names = Object.keys(w.grads);
+  // The classifier's gradient depends on the forward pass only: tight.
+  const fc = names.filter((k) => k.startsWith('fc.'));
+  assert.ok(fc.length > 0 && relL2(n.grads, w.grads, fc) <= 1e-4, `fc gradient rel err ${relL2(n.grads, w.grads, fc)}`);
+  // Deeper gradients: a few ReLU inputs sit within float32 rounding of 0 (|x| ~ 1e-6 at |x|max ~ 5), and
+  // a different but equally exact summation order flips them (wasm with 1e-6 noise on conv outputs moves
+  // these gradients by ~1e-2 too); a wrong kernel gives O(1).
+  const e = relL2(n.grads, w.grads, names);
+  assert.ok(e <= 3e-2, `gradient rel L2 err ${e}`);
+});
+
+const indexUrl = pathToFileURL(fileURLToPath(new URL('../../src/tensor/backends/index.js', import.meta.url))).href;
+const registryUrl = pathToFileURL(fileURLToPath(new URL('../../src/tensor/registry.js', import.meta.url))).href;
+
+function child(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const script = `
+    await import(${JSON.stringify(indexUrl)});
+    const { getBackend } = await import(${JSON.stringify(registryUrl)});
+    console.log(getBackend());
+  `;
+  // execArgv carries tsx's loader when the tests run from source
+  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], {
+    env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000,
+  });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+}
+
+test('METAPRUNE_BACKEND=native selects native; without the addon it falls back with a notice', { skip }, () => {
+  const on = child({ METAPRUNE_BACKEND: 'native' });
+  assert.equal(on.status, 0, on.stderr);
+  assert.equal(on.stdout, 'native');
+  assert.doesNotMatch(on.stderr, /not available/);
+  const off = child({ METAPRUNE_BACKEND: 'native', METAPRUNE_NO_NATIVE: '1' });
+  assert.equal(off.status, 0, off.stderr);
+  assert.equal(off.stdout, 'wasm');
+  assert.match(off.stderr, /backend 'native' is not available here; using wasm/);
+  assert.equal(getBackend() === 'native' || getBackend() === 'wasm' || getBackend() === 'ts', true);
+});
