@@ -199,11 +199,14 @@ test('threads: 1 and 2 give the same result; setThreads applies to OpenBLAS', { 
 test('bad arguments throw JS errors instead of crashing', { skip }, async () => {
   const { createRequire } = await import('node:module');
   const req = createRequire(import.meta.url);
-  let addon: { sgemm(...a: unknown[]): void; conv2d(...a: unknown[]): void } | null = null;
-  for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
-    try { addon = req(c) as typeof addon; break; } catch { /* next */ }
-  }
-  assert.ok(addon);
+  type Loose = { sgemm(...a: unknown[]): void; conv2d(...a: unknown[]): void };
+  const load = (): Loose | null => {
+    for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
+      try { return req(c) as Loose; } catch { /* next */ }
+    }
+    return null;
+  };
+  const addon = load();
   assert.throws(() => addon!.sgemm(new Float64Array(4), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /Float32Array/);
   assert.throws(() => addon!.sgemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /needs 4/);
   assert.throws(() => addon!.conv2d(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Int32Array(3)), /Int32Array of 16/);
