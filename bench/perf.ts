@@ -1,5 +1,6 @@
 /**
- * End-to-end performance benchmark, side by side in one run: for each backend (ts, wasm) and thread
+ * End-to-end performance benchmark, side by side in one run: for each backend (ts, wasm, and native
+ * when its optional addon is built) and thread
  * count (1, 2) it measures GEMM 512³/1024³, the three ResNet-20 3×3 convolutions at batch 64
  * (forward, input gradient, filter gradient), one ResNet-20 training step (batch 64, SGD with
  * momentum), one smallcnn training epoch on the embedded data (`train()`, batch 128) and the peak
@@ -19,8 +20,10 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ConvGeom, KernelMap } from '../src/tensor/kernels.js';
 
+type PerfBackend = 'ts' | 'wasm' | 'native';
+
 export interface PerfRow {
-  backend: 'ts' | 'wasm';
+  backend: PerfBackend;
   threads: number;
   /** GEMM GFLOP/s (best call). */
   gemm512: number;
@@ -84,11 +87,13 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function runChild(backend: 'ts' | 'wasm', threads: number): Promise<PerfRow> {
+async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow> {
   await import('../src/tensor/index.js');
   const { setBackend } = await import('../src/tensor/registry.js');
   const { tsKernels } = await import('../src/tensor/backends/ts/kernels.js');
   const wasmMod = await import('../src/tensor/backends/wasm/index.js');
+  const nativeMod = await import('../src/tensor/backends/native/index.js');
+  const backends = await import('../src/tensor/backends/index.js');
   const { buildModel, modelEntry } = await import('../src/models/index.js');
   const { initParams } = await import('../src/ir/init.js');
   const { forward } = await import('../src/ir/forward.js');
@@ -100,15 +105,19 @@ async function runChild(backend: 'ts' | 'wasm', threads: number): Promise<PerfRo
   const { loadDataset } = await import('../src/data/index.js');
   const { train, DEFAULT_TRAIN } = await import('../src/train/loop.js');
 
+  if (backend === 'native' && !nativeMod.nativeAvailable()) throw new Error('native backend unavailable');
   setBackend(backend);
-  if (backend === 'wasm') {
+  // native = OpenBLAS for GEMM/conv + wasm for the rest: both get the thread count
+  if (backend === 'native') backends.setThreads(threads);
+  if (backend === 'wasm' || backend === 'native') {
     if (!wasmMod.wasmAvailable()) throw new Error('wasm backend unavailable');
     // Threaded kernels are optional (see the performance issue): without them every row runs 1 thread.
     const threaded = wasmMod as { setThreads?(n: number): void; wasmThreadsReady?(ms: number): Promise<boolean> };
     threaded.setThreads?.(threads);
     if (threaded.wasmThreadsReady && !(await threaded.wasmThreadsReady(30000))) process.stderr.write('perf: worker threads not ready; measuring anyway\n');
   }
-  const K: Partial<KernelMap> = backend === 'ts' ? tsKernels : wasmMod.wasmKernels;
+  const K: Partial<KernelMap> = backend === 'ts' ? tsKernels
+    : backend === 'wasm' ? wasmMod.wasmKernels : { ...wasmMod.wasmKernels, ...nativeMod.nativeKernels };
   const slow = backend === 'ts';
   const r = rng(1234);
 
@@ -253,7 +262,7 @@ function torchStep(threads: number): number | undefined {
 
 // ------------------------------------------------------------------------- parent side
 
-function spawnConfig(backend: 'ts' | 'wasm', threads: number): PerfRow | null {
+function spawnConfig(backend: PerfBackend, threads: number): PerfRow | null {
   const self = fileURLToPath(import.meta.url);
   const r = spawnSync(process.execPath, [...process.execArgv, self, CHILD_FLAG, backend, String(threads)], {
     encoding: 'utf8',
@@ -306,7 +315,10 @@ export function formatPerf(rows: PerfRow[], header: string[]): string {
 export async function benchPerf(): Promise<PerfRow[]> {
   const t0 = performance.now();
   const load0 = loadavg()[0];
-  const configs: ['ts' | 'wasm', number][] = [['ts', 1], ['wasm', 1], ['wasm', 2]];
+  const configs: [PerfBackend, number][] = [['ts', 1], ['wasm', 1], ['wasm', 2]];
+  const { nativeAvailable } = await import('../src/tensor/backends/native/index.js');
+  if (nativeAvailable()) configs.push(['native', 1], ['native', 2]);
+  else process.stderr.write('perf: native backend not built (npm run build:native); no native rows\n');
   const rows: PerfRow[] = [];
   for (const [backend, threads] of configs) {
     const row = spawnConfig(backend, threads);
@@ -331,7 +343,7 @@ export async function benchPerf(): Promise<PerfRow[]> {
 
 const childIdx = process.argv.indexOf(CHILD_FLAG);
 if (childIdx >= 0) {
-  const backend = process.argv[childIdx + 1] as 'ts' | 'wasm';
+  const backend = process.argv[childIdx + 1] as PerfBackend;
   const threads = Number(process.argv[childIdx + 2]);
   const row = await runChild(backend, threads);
   process.stdout.write(`PERF ${JSON.stringify(row)}\n`);
