@@ -67,7 +67,18 @@ export function nativeInfo(): { version: string; blas: string } | null {
 
 /** Sets OpenBLAS's thread count (no-op without the addon); called by backends/index.ts setThreads. */
 export function setNativeThreads(n: number): void {
-  addon?.setThreads(n);
+  addon?.setThreads(blasThreads(n));
+}
+
+/**
+ * OpenBLAS's own thread count: METAPRUNE_BLAS_THREADS, else 1. With OpenBLAS threading, ResNet-20's
+ * convolution GEMMs (16-64 rows, a few images per call) ran 3x slower at 2 threads than at 1 on a
+ * quiet 2-core machine (bench/perf.ts), so the kernels' thread count `n` applies to the wasm
+ * workers only until the addon splits work over threads itself.
+ */
+function blasThreads(n: number): number {
+  const v = Number(process.env.METAPRUNE_BLAS_THREADS);
+  return Number.isInteger(v) && v >= 1 ? v : 1;
 }
 
 function A(): NativeAddon {
@@ -128,7 +139,7 @@ export const nativeFastOps: FastOps = {
 
 // The native backend builds on the wasm one (pooling, batch norm, elementwise fast paths).
 if (addon !== null && wasmAvailable()) {
-  addon.setThreads(getThreads());
+  addon.setThreads(blasThreads(getThreads()));
   registerKernels('native', { ...wasmKernels, ...nativeKernels });
   registerFastOps('native', nativeFastOps);
 }
