@@ -8,10 +8,21 @@
  * Convolutions are im2col + sgemm, batched over several images per GEMM (bounded by COL_BUDGET) so
  * that OpenBLAS sees large matrices even for the 8x8 ResNet-20 stage; one GEMM per group.
  * The input gradient is sgemm + col2im; the filter gradient accumulates sgemm over image batches.
+ *
+ * Threads: OpenBLAS's own threading is too coarse for these GEMMs (16-64 rows: its per-call wake-up
+ * and sync dominate), so the addon splits the work itself over a small persistent pthread pool
+ * (setConvThreads; the caller's thread is one of them) and every thread calls OpenBLAS with its
+ * thread count left at 1 (setThreads). A call's image batches do not depend on the thread count and
+ * each batch is computed the same way whichever thread runs it, so the forward pass and the input
+ * gradient are bit-identical for any thread count; the filter gradient sums per-thread partials in
+ * thread order (deterministic for a given thread count). Large matmuls are split by rows or columns.
  */
+#define _GNU_SOURCE /* pthread_sigmask, sigfillset under -std=c11 */
 #include <node_api.h>
 #include <cblas.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,18 +189,194 @@ static void col2im(const float* col, const geom_t* g, int gi, int n0, int nb, fl
     }
 }
 
-/* Images per batch so that `per_image` scratch floats per image stay within COL_BUDGET. */
-static int batch_images(const geom_t* g, size_t per_image) {
-  size_t nb = per_image == 0 ? (size_t)g->N : COL_BUDGET / per_image;
-  if (nb < 1) nb = 1;
-  if (nb > (size_t)g->N) nb = (size_t)g->N;
+/* ------------------------------------------------------------------ thread pool */
+
+/*
+ * A persistent pool of worker threads, created lazily (up to the requested count minus one: the
+ * calling thread runs part 0). Idle workers block on a condition variable (no spinning: on small
+ * machines the wasm workers need the cores too). Workers are detached with every signal blocked and
+ * never hold anything across calls, so process exit does not wait for them.
+ *
+ * pool_run(fn, arg, nt) runs fn(arg, t, nt) for t = 0..nt-1 and returns when all are done. One
+ * parallel region runs at a time: a call that finds the pool busy (the addon may be loaded by
+ * several Node threads) runs every part itself, in order, which computes exactly the same.
+ */
+#define MAX_POOL_THREADS 64
+
+typedef void (*task_fn)(void* arg, int t, int nt);
+
+static pthread_mutex_t pool_dispatch = PTHREAD_MUTEX_INITIALIZER; /* one parallel region at a time */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;       /* guards the fields below */
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static unsigned long pool_gen = 0; /* bumped for every job */
+static task_fn pool_fn = NULL;
+static void* pool_arg = NULL;
+static int pool_nt = 0;      /* parts of the current job */
+static int pool_active = 0;  /* workers 1..pool_active-1 take part (the rest run on the caller) */
+static int pool_pending = 0; /* worker parts not finished yet */
+static int pool_workers = 0; /* workers created (ids 1..pool_workers); only grows, under pool_dispatch */
+static int conv_threads = 1; /* threads per call (caller included), setConvThreads */
+
+typedef struct {
+  int id;
+  unsigned long gen;
+} worker_init_t;
+
+static void* pool_worker(void* p) {
+  const worker_init_t init = *(worker_init_t*)p;
+  free(p);
+  unsigned long seen = init.gen;
+  pthread_mutex_lock(&pool_mu);
+  for (;;) {
+    while (pool_gen == seen) pthread_cond_wait(&pool_wake, &pool_mu);
+    seen = pool_gen;
+    if (init.id >= pool_active) continue; /* not needed for this job */
+    const task_fn fn = pool_fn;
+    void* const arg = pool_arg;
+    const int nt = pool_nt;
+    pthread_mutex_unlock(&pool_mu);
+    fn(arg, init.id, nt);
+    pthread_mutex_lock(&pool_mu);
+    if (--pool_pending == 0) pthread_cond_signal(&pool_done);
+  }
+  return NULL;
+}
+
+/* Creates workers up to id `want` (called with pool_dispatch held, pool idle); returns how many exist. */
+static int pool_grow(int want) {
+  if (want > MAX_POOL_THREADS - 1) want = MAX_POOL_THREADS - 1;
+  if (pool_workers >= want) return pool_workers;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay with Node's threads */
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  while (pool_workers < want) {
+    worker_init_t* init = malloc(sizeof *init);
+    if (init == NULL) break;
+    pthread_mutex_lock(&pool_mu);
+    *init = (worker_init_t){pool_workers + 1, pool_gen};
+    pthread_mutex_unlock(&pool_mu);
+    pthread_t th;
+    if (pthread_create(&th, &attr, pool_worker, init) != 0) {
+      free(init);
+      break;
+    }
+    __atomic_store_n(&pool_workers, pool_workers + 1, __ATOMIC_RELAXED);
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return pool_workers;
+}
+
+static void pool_run(task_fn fn, void* arg, int nt) {
+  if (nt <= 1) {
+    fn(arg, 0, 1);
+    return;
+  }
+  if (pthread_mutex_trylock(&pool_dispatch) != 0) {
+    for (int t = 0; t < nt; t++) fn(arg, t, nt);
+    return;
+  }
+  int active = pool_grow(nt - 1) + 1;
+  if (active > nt) active = nt;
+  pthread_mutex_lock(&pool_mu);
+  pool_fn = fn;
+  pool_arg = arg;
+  pool_nt = nt;
+  pool_active = active;
+  pool_pending = active - 1;
+  pool_gen++;
+  if (active > 1) pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_mu);
+  fn(arg, 0, nt);
+  for (int t = active; t < nt; t++) fn(arg, t, nt); /* parts without a worker (thread creation failed) */
+  pthread_mutex_lock(&pool_mu);
+  while (pool_pending > 0) pthread_cond_wait(&pool_done, &pool_mu);
+  pool_fn = NULL;
+  pool_arg = NULL;
+  pthread_mutex_unlock(&pool_mu);
+  pthread_mutex_unlock(&pool_dispatch);
+}
+
+/* ------------------------------------------------------------------ batching */
+
+/* At least this many image batches per call (when there are that many images), so that the batches
+ * spread evenly over a few threads; fixed, so the batches never depend on the thread count. */
+#ifndef MIN_BATCHES
+#define MIN_BATCHES 8
+#endif
+/* Below this many multiply-adds a call runs on the calling thread alone (a pool round trip costs
+ * some 10-50 µs). Only the thread count changes, never the batches: results stay the same. */
+#ifndef PAR_MIN_MACS
+#define PAR_MIN_MACS ((double)(1 << 20))
+#endif
+
+/*
+ * Number of image batches: each at most COL_BUDGET / per_image images (scratch stays cache-resident),
+ * at least min(N, MIN_BATCHES) batches; batch k is images [k·N/nb, (k+1)·N/nb) (sizes differ by <= 1).
+ */
+static int batch_count(const geom_t* g, size_t per_image) {
+  if (g->N == 0) return 0;
+  size_t cap = per_image == 0 ? (size_t)g->N : COL_BUDGET / per_image;
+  if (cap < 1) cap = 1;
   /* BLAS dimensions are int */
   const size_t OHW = (size_t)g->OH * g->OW;
-  while (nb > 1 && nb * OHW > (size_t)INT_MAX) nb /= 2;
+  while (cap > 1 && cap * OHW > (size_t)INT_MAX) cap /= 2;
+  size_t nb = ((size_t)g->N + cap - 1) / cap;
+  const size_t lo = g->N < MIN_BATCHES ? (size_t)g->N : MIN_BATCHES;
+  if (nb < lo) nb = lo;
   return (int)nb;
 }
 
+static inline int batch_start(int k, int N, int nbatch) { return (int)((int64_t)k * N / nbatch); }
+
+/* Largest batch (images). */
+static inline int batch_max(int N, int nbatch) { return nbatch == 0 ? 0 : (N + nbatch - 1) / nbatch; }
+
+/* Threads for a call: conv_threads, at most one per unit of work, 1 for small calls. */
+static int call_threads(int units, double macs) {
+  int nt = conv_threads;
+  if (nt > units) nt = units;
+  if (macs < PAR_MIN_MACS || nt < 1) nt = 1;
+  return nt;
+}
+
 /* ------------------------------------------------------------------ sgemm */
+
+typedef struct {
+  const float *a, *b;
+  float* c;
+  int M, K, N;
+  bool tA, tB;
+  float beta;
+  bool splitRows; /* split C's rows (else its columns) */
+} mm_job_t;
+
+#define MM_ALIGN 16
+
+static void mm_part(void* p, int t, int nt) {
+  const mm_job_t* j = p;
+  const int total = j->splitRows ? j->M : j->N;
+  const int64_t units = (total + MM_ALIGN - 1) / MM_ALIGN;
+  int lo = (int)(MM_ALIGN * (units * t / nt)), hi = (int)(MM_ALIGN * (units * (t + 1) / nt));
+  if (hi > total) hi = total;
+  if (lo >= hi) return;
+  const int lda = j->tA ? j->M : j->K, ldb = j->tB ? j->K : j->N;
+  if (j->splitRows) {
+    /* rows lo..hi of op(A) and C */
+    const float* a = j->tA ? j->a + lo : j->a + (size_t)lo * j->K;
+    cblas_sgemm(CblasRowMajor, j->tA ? CblasTrans : CblasNoTrans, j->tB ? CblasTrans : CblasNoTrans, hi - lo, j->N, j->K, 1.0f, a, lda,
+                j->b, ldb, j->beta, j->c + (size_t)lo * j->N, j->N);
+  } else {
+    /* columns lo..hi of op(B) and C */
+    const float* b = j->tB ? j->b + (size_t)lo * j->K : j->b + lo;
+    cblas_sgemm(CblasRowMajor, j->tA ? CblasTrans : CblasNoTrans, j->tB ? CblasTrans : CblasNoTrans, j->M, hi - lo, j->K, 1.0f, j->a,
+                lda, b, ldb, j->beta, j->c + lo, j->N);
+  }
+}
 
 /* sgemm(a, b, c, M, K, N, transA, transB, accumulate): C[M,N] = op(A)·op(B) (+ C). */
 static napi_value js_sgemm(napi_env env, napi_callback_info info) {
@@ -215,68 +402,20 @@ static napi_value js_sgemm(napi_env env, napi_callback_info info) {
     if (!acc) memset(c, 0, sizeof(float) * (size_t)M * N);
     return NULL;
   }
-  cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a,
-              tA ? M : K, b, tB ? K : N, acc ? 1.0f : 0.0f, c, N);
+  mm_job_t j = {a, b, c, M, K, N, tA, tB, acc ? 1.0f : 0.0f, M >= N};
+  const int total = j.splitRows ? M : N;
+  /* at least two aligned blocks per thread */
+  const int nt = call_threads(total / (2 * MM_ALIGN), (double)M * N * K);
+  if (nt <= 1) {
+    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a, tA ? M : K, b,
+                tB ? K : N, acc ? 1.0f : 0.0f, c, N);
+    return NULL;
+  }
+  pool_run(mm_part, &j, nt);
   return NULL;
 }
 
 /* ------------------------------------------------------------------ convolutions */
-
-/* conv2d(x, w, out, geom): out[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C/G,KH,KW]). */
-static napi_value js_conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *x, *w, *out;
-  size_t lx, lw, lo;
-  geom_t g;
-  if (argc < 4 || !get_f32(env, argv[0], "x", &x, &lx) || !get_f32(env, argv[1], "w", &w, &lw) ||
-      !get_f32(env, argv[2], "out", &out, &lo) || !get_geom(env, argv[3], &g))
-    return NULL;
-  const int Cg = g.C / g.G, Og = g.O / g.G;
-  const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
-  const size_t nOut = (size_t)g.N * g.O * OHW;
-  if (!need(env, "x", lx, (size_t)g.N * g.C * g.H * g.W) || !need(env, "w", lw, (size_t)g.O * CK) || !need(env, "out", lo, nOut))
-    return NULL;
-  if (nOut == 0) return NULL;
-  if (CK == 0) {
-    memset(out, 0, sizeof(float) * nOut);
-    return NULL;
-  }
-  const int nb = batch_images(&g, CK * OHW);
-  const size_t colN = CK * nb * OHW, tmpN = nb > 1 ? (size_t)Og * nb * OHW : 0;
-  float* col = malloc(sizeof(float) * colN);
-  float* tmp = tmpN ? malloc(sizeof(float) * tmpN) : NULL;
-  if (col == NULL || (tmpN && tmp == NULL)) {
-    free(col);
-    free(tmp);
-    throw_oom(env, sizeof(float) * (colN + tmpN));
-    return NULL;
-  }
-  for (int n0 = 0; n0 < g.N; n0 += nb) {
-    const int b = g.N - n0 < nb ? g.N - n0 : nb;
-    const size_t cols = (size_t)b * OHW;
-    for (int gi = 0; gi < g.G; gi++) {
-      im2col(x, &g, gi, n0, b, col);
-      const float* wg = w + (size_t)gi * Og * CK;
-      if (b == 1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)OHW, (int)CK, 1.0f, wg, (int)CK, col, (int)OHW, 0.0f,
-                    out + ((size_t)n0 * g.O + (size_t)gi * Og) * OHW, (int)OHW);
-        continue;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)cols, (int)CK, 1.0f, wg, (int)CK, col, (int)cols, 0.0f, tmp,
-                  (int)cols);
-      /* [Og, b*OHW] -> out[n0+bb, gi*Og + o, :] */
-      for (int o = 0; o < Og; o++)
-        for (int bb = 0; bb < b; bb++)
-          memcpy(out + ((size_t)(n0 + bb) * g.O + (size_t)gi * Og + o) * OHW, tmp + (size_t)o * cols + (size_t)bb * OHW,
-                 sizeof(float) * OHW);
-    }
-  }
-  free(col);
-  free(tmp);
-  return NULL;
-}
 
 /* Gathers dy[n0+bb, gi*Og + o, :] into dyb[o, bb*OHW + :]. */
 static void gather_dy(const float* dy, const geom_t* g, int gi, int n0, int b, float* dyb) {
@@ -288,6 +427,158 @@ static void gather_dy(const float* dy, const geom_t* g, int gi, int n0, int b, f
              sizeof(float) * OHW);
 }
 
+/* One call's work: image batches (see batch_count) spread over threads, each with its own scratch. */
+typedef struct {
+  geom_t g;
+  const float *x, *w, *dy; /* inputs (those the kernel reads) */
+  float* out;              /* out / dx / dw */
+  int nbatch;
+  int next;            /* forward / dX: next batch to take (atomic) */
+  float* scratch;      /* per thread: col[colN], then tmp[tmpN] */
+  size_t colN, tmpN;   /* floats */
+  float* partial;      /* dW: threads 1.. accumulate here (nW floats each) */
+} conv_job_t;
+
+static inline float* job_col(const conv_job_t* j, int t) { return j->scratch + (size_t)t * (j->colN + j->tmpN); }
+static inline float* job_tmp(const conv_job_t* j, int t) { return job_col(j, t) + j->colN; }
+static inline int take_batch(conv_job_t* j) { return __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED); }
+
+static void conv_fwd_part(void* p, int t, int nt) {
+  conv_job_t* j = p;
+  const geom_t* g = &j->g;
+  const int Og = g->O / g->G;
+  const size_t CK = (size_t)(g->C / g->G) * g->KH * g->KW, OHW = (size_t)g->OH * g->OW;
+  float *col = job_col(j, t), *tmp = job_tmp(j, t);
+  for (int k; (k = take_batch(j)) < j->nbatch;) {
+    const int n0 = batch_start(k, g->N, j->nbatch), b = batch_start(k + 1, g->N, j->nbatch) - n0;
+    const size_t cols = (size_t)b * OHW;
+    for (int gi = 0; gi < g->G; gi++) {
+      im2col(j->x, g, gi, n0, b, col);
+      const float* wg = j->w + (size_t)gi * Og * CK;
+      if (b == 1) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)OHW, (int)CK, 1.0f, wg, (int)CK, col, (int)OHW, 0.0f,
+                    j->out + ((size_t)n0 * g->O + (size_t)gi * Og) * OHW, (int)OHW);
+        continue;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)cols, (int)CK, 1.0f, wg, (int)CK, col, (int)cols, 0.0f, tmp,
+                  (int)cols);
+      /* [Og, b*OHW] -> out[n0+bb, gi*Og + o, :] */
+      for (int o = 0; o < Og; o++)
+        for (int bb = 0; bb < b; bb++)
+          memcpy(j->out + ((size_t)(n0 + bb) * g->O + (size_t)gi * Og + o) * OHW, tmp + (size_t)o * cols + (size_t)bb * OHW,
+                 sizeof(float) * OHW);
+    }
+  }
+}
+
+static void conv_dx_part(void* p, int t, int nt) {
+  conv_job_t* j = p;
+  const geom_t* g = &j->g;
+  const int Og = g->O / g->G;
+  const size_t CK = (size_t)(g->C / g->G) * g->KH * g->KW, OHW = (size_t)g->OH * g->OW;
+  const size_t CHW = (size_t)g->C * g->H * g->W;
+  float *dcol = job_col(j, t), *dyb = job_tmp(j, t);
+  for (int k; (k = take_batch(j)) < j->nbatch;) {
+    const int n0 = batch_start(k, g->N, j->nbatch), b = batch_start(k + 1, g->N, j->nbatch) - n0;
+    const size_t cols = (size_t)b * OHW;
+    memset(j->out + (size_t)n0 * CHW, 0, sizeof(float) * (size_t)b * CHW);
+    for (int gi = 0; gi < g->G; gi++) {
+      const float* src;
+      if (b == 1) {
+        src = j->dy + ((size_t)n0 * g->O + (size_t)gi * Og) * OHW;
+      } else {
+        gather_dy(j->dy, g, gi, n0, b, dyb);
+        src = dyb;
+      }
+      /* dcol[CK, cols] = Wgᵀ · dy_g */
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)CK, (int)cols, Og, 1.0f, j->w + (size_t)gi * Og * CK, (int)CK, src,
+                  (int)cols, 0.0f, dcol, (int)cols);
+      col2im(dcol, g, gi, n0, b, j->out);
+    }
+  }
+}
+
+/* Thread t accumulates batches [t·nbatch/nt, (t+1)·nbatch/nt) into dw (t = 0) or its partial. */
+static void conv_dw_part(void* p, int t, int nt) {
+  conv_job_t* j = p;
+  const geom_t* g = &j->g;
+  const int Og = g->O / g->G;
+  const size_t CK = (size_t)(g->C / g->G) * g->KH * g->KW, OHW = (size_t)g->OH * g->OW, nW = (size_t)g->O * CK;
+  float *col = job_col(j, t), *dyb = job_tmp(j, t);
+  float* dw = t == 0 ? j->out : j->partial + (size_t)(t - 1) * nW;
+  memset(dw, 0, sizeof(float) * nW);
+  const int k0 = (int)((int64_t)j->nbatch * t / nt), k1 = (int)((int64_t)j->nbatch * (t + 1) / nt);
+  for (int k = k0; k < k1; k++) {
+    const int n0 = batch_start(k, g->N, j->nbatch), b = batch_start(k + 1, g->N, j->nbatch) - n0;
+    const size_t cols = (size_t)b * OHW;
+    for (int gi = 0; gi < g->G; gi++) {
+      im2col(j->x, g, gi, n0, b, col);
+      const float* src;
+      if (b == 1) {
+        src = j->dy + ((size_t)n0 * g->O + (size_t)gi * Og) * OHW;
+      } else {
+        gather_dy(j->dy, g, gi, n0, b, dyb);
+        src = dyb;
+      }
+      /* dWg[Og, CK] += dy_g[Og, cols] · colᵀ */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Og, (int)CK, (int)cols, 1.0f, src, (int)cols, col, (int)cols, 1.0f,
+                  dw + (size_t)gi * Og * CK, (int)CK);
+    }
+  }
+}
+
+/* Plans `j` (batches, threads) and allocates its scratch; throws and returns 0 on OOM. */
+static int conv_setup(napi_env env, conv_job_t* j, size_t per_image, size_t tmp_per_image, size_t partialN) {
+  const geom_t* g = &j->g;
+  const size_t CK = (size_t)(g->C / g->G) * g->KH * g->KW, OHW = (size_t)g->OH * g->OW;
+  j->nbatch = batch_count(g, per_image);
+  const int maxb = batch_max(g->N, j->nbatch);
+  const int nt = call_threads(j->nbatch, (double)g->N * OHW * CK * (g->O / g->G) * g->G);
+  j->next = 0;
+  j->colN = CK * maxb * OHW;
+  j->tmpN = maxb > 1 ? tmp_per_image * maxb : 0;
+  const size_t total = (j->colN + j->tmpN) * nt + (nt > 1 ? partialN * (nt - 1) : 0);
+  j->scratch = malloc(sizeof(float) * (total ? total : 1));
+  if (j->scratch == NULL) {
+    throw_oom(env, sizeof(float) * total);
+    return 0;
+  }
+  j->partial = j->scratch + (j->colN + j->tmpN) * nt;
+  return nt;
+}
+
+/* conv2d(x, w, out, geom): out[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C/G,KH,KW]). */
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *w, *out;
+  size_t lx, lw, lo;
+  conv_job_t j = {0};
+  if (argc < 4 || !get_f32(env, argv[0], "x", &x, &lx) || !get_f32(env, argv[1], "w", &w, &lw) ||
+      !get_f32(env, argv[2], "out", &out, &lo) || !get_geom(env, argv[3], &j.g))
+    return NULL;
+  const geom_t g = j.g;
+  const int Cg = g.C / g.G, Og = g.O / g.G;
+  const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
+  const size_t nOut = (size_t)g.N * g.O * OHW;
+  if (!need(env, "x", lx, (size_t)g.N * g.C * g.H * g.W) || !need(env, "w", lw, (size_t)g.O * CK) || !need(env, "out", lo, nOut))
+    return NULL;
+  if (nOut == 0) return NULL;
+  if (CK == 0) {
+    memset(out, 0, sizeof(float) * nOut);
+    return NULL;
+  }
+  j.x = x;
+  j.w = w;
+  j.out = out;
+  const int nt = conv_setup(env, &j, CK * OHW, (size_t)Og * OHW, 0);
+  if (nt == 0) return NULL;
+  pool_run(conv_fwd_part, &j, nt);
+  free(j.scratch);
+  return NULL;
+}
+
 /* conv2dBackwardInput(dy, w, dx, geom): overwrites dx[N,C,H,W]. */
 static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -295,47 +586,28 @@ static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   float *dy, *w, *dx;
   size_t ldy, lw, ldx;
-  geom_t g;
+  conv_job_t j = {0};
   if (argc < 4 || !get_f32(env, argv[0], "dy", &dy, &ldy) || !get_f32(env, argv[1], "w", &w, &lw) ||
-      !get_f32(env, argv[2], "dx", &dx, &ldx) || !get_geom(env, argv[3], &g))
+      !get_f32(env, argv[2], "dx", &dx, &ldx) || !get_geom(env, argv[3], &j.g))
     return NULL;
+  const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nX = (size_t)g.N * g.C * g.H * g.W;
   if (!need(env, "dy", ldy, (size_t)g.N * g.O * OHW) || !need(env, "w", lw, (size_t)g.O * CK) || !need(env, "dx", ldx, nX))
     return NULL;
   if (nX == 0) return NULL;
-  memset(dx, 0, sizeof(float) * nX);
-  if (CK == 0 || OHW == 0 || Og == 0) return NULL;
-  const int nb = batch_images(&g, (CK + Og) * OHW);
-  const size_t colN = CK * nb * OHW, dybN = nb > 1 ? (size_t)Og * nb * OHW : 0;
-  float* dcol = malloc(sizeof(float) * colN);
-  float* dyb = dybN ? malloc(sizeof(float) * dybN) : NULL;
-  if (dcol == NULL || (dybN && dyb == NULL)) {
-    free(dcol);
-    free(dyb);
-    throw_oom(env, sizeof(float) * (colN + dybN));
+  if (CK == 0 || OHW == 0 || Og == 0) {
+    memset(dx, 0, sizeof(float) * nX);
     return NULL;
   }
-  for (int n0 = 0; n0 < g.N; n0 += nb) {
-    const int b = g.N - n0 < nb ? g.N - n0 : nb;
-    const size_t cols = (size_t)b * OHW;
-    for (int gi = 0; gi < g.G; gi++) {
-      const float* src;
-      if (b == 1) {
-        src = dy + ((size_t)n0 * g.O + (size_t)gi * Og) * OHW;
-      } else {
-        gather_dy(dy, &g, gi, n0, b, dyb);
-        src = dyb;
-      }
-      /* dcol[CK, cols] = Wgᵀ · dy_g */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)CK, (int)cols, Og, 1.0f, w + (size_t)gi * Og * CK, (int)CK, src,
-                  (int)cols, 0.0f, dcol, (int)cols);
-      col2im(dcol, &g, gi, n0, b, dx);
-    }
-  }
-  free(dcol);
-  free(dyb);
+  j.dy = dy;
+  j.w = w;
+  j.out = dx;
+  const int nt = conv_setup(env, &j, (CK + Og) * OHW, (size_t)Og * OHW, 0);
+  if (nt == 0) return NULL;
+  pool_run(conv_dx_part, &j, nt);
+  free(j.scratch);
   return NULL;
 }
 
@@ -346,52 +618,39 @@ static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info inf
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   float *x, *dy, *dw;
   size_t lx, ldy, ldw;
-  geom_t g;
+  conv_job_t j = {0};
   if (argc < 4 || !get_f32(env, argv[0], "x", &x, &lx) || !get_f32(env, argv[1], "dy", &dy, &ldy) ||
-      !get_f32(env, argv[2], "dw", &dw, &ldw) || !get_geom(env, argv[3], &g))
+      !get_f32(env, argv[2], "dw", &dw, &ldw) || !get_geom(env, argv[3], &j.g))
     return NULL;
+  const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nW = (size_t)g.O * CK;
   if (!need(env, "x", lx, (size_t)g.N * g.C * g.H * g.W) || !need(env, "dy", ldy, (size_t)g.N * g.O * OHW) || !need(env, "dw", ldw, nW))
     return NULL;
   if (nW == 0) return NULL;
-  memset(dw, 0, sizeof(float) * nW);
-  if (g.N == 0 || OHW == 0) return NULL;
-  const int nb = batch_images(&g, (CK + Og) * OHW);
-  const size_t colN = CK * nb * OHW, dybN = nb > 1 ? (size_t)Og * nb * OHW : 0;
-  float* col = malloc(sizeof(float) * colN);
-  float* dyb = dybN ? malloc(sizeof(float) * dybN) : NULL;
-  if (col == NULL || (dybN && dyb == NULL)) {
-    free(col);
-    free(dyb);
-    throw_oom(env, sizeof(float) * (colN + dybN));
+  if (g.N == 0 || OHW == 0) {
+    memset(dw, 0, sizeof(float) * nW);
     return NULL;
   }
-  for (int n0 = 0; n0 < g.N; n0 += nb) {
-    const int b = g.N - n0 < nb ? g.N - n0 : nb;
-    const size_t cols = (size_t)b * OHW;
-    for (int gi = 0; gi < g.G; gi++) {
-      im2col(x, &g, gi, n0, b, col);
-      const float* src;
-      if (b == 1) {
-        src = dy + ((size_t)n0 * g.O + (size_t)gi * Og) * OHW;
-      } else {
-        gather_dy(dy, &g, gi, n0, b, dyb);
-        src = dyb;
-      }
-      /* dWg[Og, CK] += dy_g[Og, cols] · colᵀ */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Og, (int)CK, (int)cols, 1.0f, src, (int)cols, col, (int)cols, 1.0f,
-                  dw + (size_t)gi * Og * CK, (int)CK);
-    }
+  j.x = x;
+  j.dy = dy;
+  j.out = dw;
+  const int nt = conv_setup(env, &j, (CK + Og) * OHW, (size_t)Og * OHW, nW);
+  if (nt == 0) return NULL;
+  pool_run(conv_dw_part, &j, nt);
+  /* dw = ((dw₀ + dw₁) + dw₂) + …, in thread order */
+  for (int t = 1; t < nt; t++) {
+    const float* p = j.partial + (size_t)(t - 1) * nW;
+    for (size_t i = 0; i < nW; i++) dw[i] += p[i];
   }
-  free(col);
-  free(dyb);
+  free(j.scratch);
   return NULL;
 }
 
 /* ------------------------------------------------------------------ threads / info */
 
+/* setThreads(n): OpenBLAS's own thread count (keep it at 1 when the pool has more than one thread). */
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -412,6 +671,38 @@ static napi_value js_get_threads(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* setConvThreads(n): threads (the caller's included) the convolutions and large matmuls use. */
+static napi_value js_set_conv_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int n = 0;
+  if (argc < 1 || !get_int(env, argv[0], "n", &n)) return NULL;
+  if (n < 1) {
+    napi_throw_range_error(env, NULL, "metaprune-native: thread count must be >= 1");
+    return NULL;
+  }
+  __atomic_store_n(&conv_threads, n > MAX_POOL_THREADS ? MAX_POOL_THREADS : n, __ATOMIC_RELAXED);
+  return NULL;
+}
+
+static napi_value js_get_conv_threads(napi_env env, napi_callback_info info) {
+  napi_value r;
+  NAPI_OK(napi_create_int32(env, __atomic_load_n(&conv_threads, __ATOMIC_RELAXED), &r));
+  return r;
+}
+
+/* poolInfo(): { workers: threads created so far, parallel: openblas_get_parallel() (0 sequential, 1 pthreads, 2 OpenMP) }. */
+static napi_value js_pool_info(napi_env env, napi_callback_info info) {
+  napi_value r, v;
+  NAPI_OK(napi_create_object(env, &r));
+  NAPI_OK(napi_create_int32(env, __atomic_load_n(&pool_workers, __ATOMIC_RELAXED), &v));
+  NAPI_OK(napi_set_named_property(env, r, "workers", v));
+  NAPI_OK(napi_create_int32(env, openblas_get_parallel(), &v));
+  NAPI_OK(napi_set_named_property(env, r, "parallel", v));
+  return r;
+}
+
 static napi_value make_string(napi_env env, const char* s) {
   napi_value v;
   if (napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) != napi_ok) return NULL;
@@ -428,6 +719,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"conv2dBackwardFilter", NULL, js_conv2d_backward_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setConvThreads", NULL, js_set_conv_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getConvThreads", NULL, js_get_conv_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"poolInfo", NULL, js_pool_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, NULL, NULL, NULL, make_string(env, ADDON_VERSION), napi_enumerable, NULL},
       {"blas", NULL, NULL, NULL, NULL, make_string(env, blas), napi_enumerable, NULL},
   };
