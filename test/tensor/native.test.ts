@@ -2,8 +2,10 @@
  * Native (N-API + OpenBLAS) backend: matmul and the three convolution kernels against the `ts`
  * reference within 1e-5 error relative to max |ref|, on odd, empty, strided, padded, dilated,
  * grouped, depthwise, 1×1 and non-square shapes; a ResNet-20 training step through the engine on
- * `native` vs `wasm`; METAPRUNE_BACKEND=native selection and its fallback. Skipped when the addon
- * is not built (it is an optional dependency).
+ * `native` vs `wasm`; METAPRUNE_BACKEND=native selection and its fallback; the addon's thread pool
+ * (2 threads vs 1: forward and dX bit-identical, dW deterministic, all within tolerance of `ts`; a
+ * child process that started the pool exits on its own). Skipped when the addon is not built (it
+ * is an optional dependency).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import '../../src/tensor/backends/index.js';
 import { setThreads, getThreads } from '../../src/tensor/backends/index.js';
-import { nativeAvailable, nativeFastOps, nativeInfo, nativeKernels } from '../../src/tensor/backends/native/index.js';
+import { nativeAvailable, nativeFastOps, nativeInfo, nativeKernels, nativeThreadInfo } from '../../src/tensor/backends/native/index.js';
 import { tsKernels as T } from '../../src/tensor/backends/ts/kernels.js';
 import type { ConvGeom, KernelMap } from '../../src/tensor/kernels.js';
 import { kernelOf, withBackend, getBackend } from '../../src/tensor/registry.js';
@@ -177,23 +179,120 @@ test('float64 inputs fall back to the ts kernels', { skip }, () => {
   assert.deepEqual(got, ref);
 });
 
-test('threads: 1 and 2 give the same result; setThreads applies to OpenBLAS', { skip }, () => {
+test('threads: 1 and 2 give the same result; setThreads sizes the pool, OpenBLAS stays at 1 thread', { skip }, () => {
   const prev = getThreads();
   const rnd = prng(5);
   const g = convGeom({ N: 16, C: 16, H: 16, W: 16, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 });
   const x = randF32(g.N * g.C * g.H * g.W, rnd), w = randF32(g.O * g.C * 9, rnd);
   const ref = new Float32Array(g.N * g.O * g.OH * g.OW);
   T.conv2d(x, w, ref, g);
+  const blas = Number(process.env.METAPRUNE_BLAS_THREADS);
   try {
     for (const n of [1, 2]) {
       setThreads(n);
+      const info = nativeThreadInfo()!;
+      assert.equal(info.threads, n);
+      assert.equal(info.blasThreads, Number.isInteger(blas) && blas >= 1 ? blas : 1);
       const y = new Float32Array(ref.length);
       NK('conv2d')(x, w, y, g);
       close(y, ref, `conv2d with ${n} thread(s)`);
     }
+    // Debian's libopenblas0-pthread: safe to call from several threads at once with its thread count at 1
+    assert.equal(nativeThreadInfo()!.parallel, 1);
   } finally {
     setThreads(prev);
   }
+});
+
+/** Same bits (so NaN == NaN and -0 != 0); reports the first difference. */
+function sameBits(a: Float32Array, b: Float32Array, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) {
+    if (ua[i] !== ub[i]) assert.fail(`${what}: differs at ${i}: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+/** Runs fn with the kernels' thread count set to n (the pool's size), restoring it afterwards. */
+function withThreads<R>(n: number, fn: () => R): R {
+  const prev = getThreads();
+  setThreads(n);
+  try {
+    return fn();
+  } finally {
+    setThreads(prev);
+  }
+}
+
+// Big enough that the pool engages (about 1M multiply-adds and more than one image batch), odd batch sizes.
+const POOL_CONVS: [string, ConvGeom][] = [
+  ['batch 1 (one image: runs on one thread)', convGeom({ N: 1, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['batch 3, 16@32²', convGeom({ N: 3, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['batch 33, 32@16²', convGeom({ N: 33, C: 32, H: 16, W: 16, O: 32, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['batch 33, stride 2 16 -> 32 channels', convGeom({ N: 33, C: 16, H: 32, W: 32, O: 32, KH: 3, KW: 3, sH: 2, sW: 2, pH: 1, pW: 1 })],
+  ['batch 33, 1x1 stride 2 shortcut', convGeom({ N: 33, C: 32, H: 16, W: 16, O: 64, KH: 1, KW: 1, sH: 2, sW: 2 })],
+  ['batch 33, grouped (groups 4)', convGeom({ N: 33, C: 32, H: 16, W: 16, O: 32, KH: 3, KW: 3, pH: 1, pW: 1, groups: 4 })],
+  ['batch 35, depthwise stride 2', convGeom({ N: 35, C: 32, H: 17, W: 15, O: 32, KH: 3, KW: 3, sH: 2, sW: 2, pH: 1, pW: 1, groups: 32 })],
+  ['batch 7, dilated non-square', convGeom({ N: 7, C: 12, H: 23, W: 19, O: 20, KH: 3, KW: 5, dH: 2, dW: 1, pH: 2, pW: 2 })],
+  ['batch 65, 64@8²', convGeom({ N: 65, C: 64, H: 8, W: 8, O: 64, KH: 3, KW: 3, pH: 1, pW: 1 })],
+];
+
+for (const [label, g] of POOL_CONVS) {
+  test(`2 threads: conv2d / dX / dW == ts, forward and dX bit-identical to 1 thread: ${label}`, { skip }, () => {
+    const rnd = prng(label.length * 17 + g.N);
+    const nX = g.N * g.C * g.H * g.W, nW = g.O * (g.C / g.groups) * g.KH * g.KW, nY = g.N * g.O * g.OH * g.OW;
+    const x = randF32(nX, rnd), w = randF32(nW, rnd), dy = randF32(nY, rnd);
+    const refY = new Float32Array(nY), refDx = new Float32Array(nX), refDw = new Float32Array(nW);
+    T.conv2d(x, w, refY, g);
+    T.conv2dBackwardInput(dy, w, refDx, g);
+    T.conv2dBackwardFilter(x, dy, refDw, g);
+    const run = (): [Float32Array, Float32Array, Float32Array] => {
+      // garbage first: the kernels must overwrite every element whichever thread owns it
+      const y = new Float32Array(nY).fill(NaN), dx = new Float32Array(nX).fill(NaN), dw = new Float32Array(nW).fill(NaN);
+      NK('conv2d')(x, w, y, g);
+      NK('conv2dBackwardInput')(dy, w, dx, g);
+      NK('conv2dBackwardFilter')(x, dy, dw, g);
+      return [y, dx, dw];
+    };
+    const one = withThreads(1, run);
+    const [y2, dx2, dw2] = withThreads(2, run);
+    const again = withThreads(2, run);
+    close(y2, refY, `${label} forward (2 threads)`);
+    close(dx2, refDx, `${label} dX (2 threads)`);
+    close(dw2, refDw, `${label} dW (2 threads)`);
+    close(one[2], refDw, `${label} dW (1 thread)`);
+    sameBits(y2, one[0], `${label} forward 2 vs 1 thread(s)`);
+    sameBits(dx2, one[1], `${label} dX 2 vs 1 thread(s)`);
+    sameBits(again[2], dw2, `${label} dW: two 2-thread runs`);
+    // the fast paths ops use go through the same kernels
+    withThreads(2, () => {
+      sameBits(nativeFastOps.conv2d(x, w, g), y2, `${label} fast conv2d`);
+      const [fdx, fdw] = nativeFastOps.conv2dBackward(dy, w, x, true, true, g);
+      sameBits(fdx!, dx2, `${label} fast dX`);
+      sameBits(fdw!, dw2, `${label} fast dW`);
+    });
+    assert.ok(refY.some((v) => v !== 0) && refDw.some((v) => v !== 0));
+  });
+}
+
+test('2 threads: the pool started, and large matmuls split over it stay == ts and == 1 thread', { skip }, () => {
+  const rnd = prng(21);
+  const shapes: [number, number, number][] = [[257, 129, 300], [16, 300, 1031], [1031, 77, 20], [64, 64, 64]];
+  for (const [M, K, N] of shapes) {
+    for (const tA of [false, true]) for (const tB of [false, true]) for (const acc of [false, true]) {
+      const a = randF32(M * K, rnd), b = randF32(K * N, rnd), c0 = randF32(M * N, rnd);
+      const ref = c0.slice();
+      T.matmul(a, b, ref, M, K, N, tA, tB, acc);
+      const one = c0.slice(), two = c0.slice();
+      withThreads(1, () => NK('matmul')(a, b, one, M, K, N, tA, tB, acc));
+      withThreads(2, () => NK('matmul')(a, b, two, M, K, N, tA, tB, acc));
+      const what = `matmul ${M}x${K}x${N} tA=${tA} tB=${tB} acc=${acc}`;
+      close(two, ref, `${what} (2 threads)`);
+      close(one, ref, `${what} (1 thread)`);
+    }
+  }
+  // the conv and matmul cases above ran on the pool: a worker thread exists
+  assert.ok(nativeThreadInfo()!.workers >= 1, 'no pool worker was started');
 });
 
 test('bad arguments throw JS errors instead of crashing', { skip }, async () => {
@@ -291,4 +390,33 @@ test('METAPRUNE_BACKEND=native selects native; without the addon it falls back w
   assert.equal(off.stdout, 'wasm');
   assert.match(off.stderr, /backend 'native' is not available here; using wasm/);
   assert.equal(getBackend() === 'native' || getBackend() === 'wasm' || getBackend() === 'ts', true);
+});
+
+test('a child process that ran 2-thread convolutions on the pool exits on its own', { skip }, () => {
+  const nativeUrl = pathToFileURL(fileURLToPath(new URL('../../src/tensor/backends/native/index.js', import.meta.url))).href;
+  // no process.exit: Node must find nothing keeping it alive once the script ends
+  const script = `
+    const b = await import(${JSON.stringify(indexUrl)});
+    const n = await import(${JSON.stringify(nativeUrl)});
+    b.setThreads(2);
+    const g = { N: 8, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, OH: 32, OW: 32, strideH: 1, strideW: 1,
+      padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1 };
+    const x = new Float32Array(8 * 16 * 32 * 32).fill(0.5), w = new Float32Array(16 * 16 * 9).fill(0.25);
+    const y = new Float32Array(x.length), dx = new Float32Array(x.length), dw = new Float32Array(w.length);
+    for (let i = 0; i < 3; i++) {
+      n.nativeKernels.conv2d(x, w, y, g);
+      n.nativeKernels.conv2dBackwardInput(y, w, dx, g);
+      n.nativeKernels.conv2dBackwardFilter(x, y, dw, g);
+    }
+    console.log(JSON.stringify({ workers: n.nativeThreadInfo().workers, y: y[33 * 32 + 5] }));
+  `;
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], {
+    env: { ...process.env, METAPRUNE_BACKEND: 'native' }, encoding: 'utf8', timeout: 60000,
+  });
+  assert.equal(r.signal, null, `child killed (${r.signal}) after ${Date.now() - t0} ms: it did not exit on its own`);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim()) as { workers: number; y: number };
+  assert.ok(out.workers >= 1, 'the child never started a pool worker');
+  assert.equal(out.y, 16 * 9 * 0.5 * 0.25);
 });

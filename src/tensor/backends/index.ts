@@ -30,4 +30,4 @@ export function setThreads(n: number): void {
 
 /** Thread controls of the wasm backend (METAPRUNE_THREADS sets the initial count). */
 export { getThreads, wasmThreadStats, wasmThreadsReady, type WasmThreadStats } from './wasm/index.js';
-export { nativeAvailable, nativeInfo } from './native/index.js';
+export { nativeAvailable, nativeInfo, nativeThreadInfo } from './native/index.js';

@@ -5,7 +5,9 @@
  *
  * The addon is an optional dependency built at install time; when it is missing (no compiler, no
  * OpenBLAS) this module registers nothing and `METAPRUNE_BACKEND=native` falls back with a notice
- * (backends/index.ts). OpenBLAS's thread count follows the wasm one (setThreads in backends/index.ts).
+ * (backends/index.ts). The kernels' thread count (setThreads in backends/index.ts) sizes the addon's
+ * own thread pool, which splits convolutions and large matmuls; OpenBLAS itself runs single-threaded
+ * (see blasThreads).
  */
 import { createRequire } from 'node:module';
 import type { Buf, ConvGeom, KernelMap } from '../../kernels.js';
@@ -21,8 +23,14 @@ export interface NativeAddon {
   conv2d(x: Float32Array, w: Float32Array, out: Float32Array, geom: Int32Array): void;
   conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: Int32Array): void;
   conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): void;
+  /** OpenBLAS's own thread count. */
   setThreads(n: number): void;
   getThreads(): number;
+  /** Threads (the caller's included) the addon's pool splits convolutions and large matmuls over. */
+  setConvThreads(n: number): void;
+  getConvThreads(): number;
+  /** Pool threads started so far; openblas_get_parallel() (0 sequential, 1 pthreads, 2 OpenMP). */
+  poolInfo(): { workers: number; parallel: number };
   readonly version: string;
   readonly blas: string;
 }
@@ -31,7 +39,7 @@ function isAddon(m: unknown): m is NativeAddon {
   const a = m as Partial<Record<keyof NativeAddon, unknown>> | null;
   return a !== null && typeof a === 'object' && typeof a.sgemm === 'function' && typeof a.conv2d === 'function' &&
     typeof a.conv2dBackwardInput === 'function' && typeof a.conv2dBackwardFilter === 'function' &&
-    typeof a.setThreads === 'function' && typeof a.version === 'string';
+    typeof a.setThreads === 'function' && typeof a.setConvThreads === 'function' && typeof a.version === 'string';
 }
 
 /** The installed package first, then a development build in native/ (from src/ or dist/src/). */
@@ -65,18 +73,32 @@ export function nativeInfo(): { version: string; blas: string } | null {
   return addon === null ? null : { version: addon.version, blas: addon.blas };
 }
 
-/** Sets OpenBLAS's thread count (no-op without the addon); called by backends/index.ts setThreads. */
+/**
+ * Sets the addon's thread count to `n` (its pool splits convolutions and large matmuls) and keeps
+ * OpenBLAS at blasThreads(); no-op without the addon. Called by backends/index.ts setThreads.
+ */
 export function setNativeThreads(n: number): void {
-  addon?.setThreads(blasThreads(n));
+  addon?.setThreads(blasThreads());
+  addon?.setConvThreads(n);
+}
+
+/** The addon's thread counts (pool, OpenBLAS), pool threads started and OpenBLAS's threading model. */
+export function nativeThreadInfo(): { threads: number; blasThreads: number; workers: number; parallel: number } | null {
+  if (addon === null) return null;
+  return { threads: addon.getConvThreads(), blasThreads: addon.getThreads(), ...addon.poolInfo() };
 }
 
 /**
- * OpenBLAS's own thread count: METAPRUNE_BLAS_THREADS, else 1. With OpenBLAS threading, ResNet-20's
- * convolution GEMMs (16-64 rows, a few images per call) ran 3x slower at 2 threads than at 1 on a
- * quiet 2-core machine (bench/perf.ts), so the kernels' thread count `n` applies to the wasm
- * workers only until the addon splits work over threads itself.
+ * OpenBLAS's own thread count: METAPRUNE_BLAS_THREADS, else 1. ResNet-20's convolution GEMMs are
+ * small (16-64 rows, a few images per call) and OpenBLAS's per-call thread wake-up and sync made
+ * them 3x slower at 2 threads than at 1 on a quiet 2-core machine (bench/perf.ts). Instead the
+ * addon splits each convolution over image batches (and large matmuls over rows or columns) across
+ * its own pool of `n` threads, each calling OpenBLAS single-threaded; OpenBLAS 0.3.21 (pthreads
+ * build) is safe to call concurrently that way (native/tools/blas-stress.c). Setting
+ * METAPRUNE_BLAS_THREADS > 1 multiplies the two (n pool threads x OpenBLAS threads each): meant
+ * for experiments, with METAPRUNE_THREADS=1.
  */
-function blasThreads(n: number): number {
+function blasThreads(): number {
   const v = Number(process.env.METAPRUNE_BLAS_THREADS);
   return Number.isInteger(v) && v >= 1 ? v : 1;
 }
@@ -139,7 +161,7 @@ export const nativeFastOps: FastOps = {
 
 // The native backend builds on the wasm one (pooling, batch norm, elementwise fast paths).
 if (addon !== null && wasmAvailable()) {
-  addon.setThreads(blasThreads(getThreads()));
+  setNativeThreads(getThreads());
   registerKernels('native', { ...wasmKernels, ...nativeKernels });
   registerFastOps('native', nativeFastOps);
 }
