@@ -338,7 +338,7 @@ static inline int batch_max(int N, int nbatch) { return nbatch == 0 ? 0 : (N + n
 
 /* Threads for a call: conv_threads, at most one per unit of work, 1 for small calls. */
 static int call_threads(int units, double macs) {
-  int nt = conv_threads;
+  int nt = __atomic_load_n(&conv_threads, __ATOMIC_RELAXED);
   if (nt > units) nt = units;
   if (macs < PAR_MIN_MACS || nt < 1) nt = 1;
   return nt;
