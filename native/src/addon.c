@@ -11,7 +11,7 @@
  *
  * Threads: OpenBLAS's own threading is too coarse for these GEMMs (16-64 rows: its per-call wake-up
  * and sync dominate), so the addon splits the work itself over a small persistent pthread pool
- * (setConvThreads; the caller's thread is one of them) and every thread calls OpenBLAS with its
+ * (setConvThreads, per Node thread; the caller's thread is one of them) and every thread calls OpenBLAS with its
  * thread count left at 1 (setThreads). A call's image batches do not depend on the thread count and
  * each batch is computed the same way whichever thread runs it, so the forward pass and the input
  * gradient are bit-identical for any thread count; the filter gradient sums per-thread partials in
@@ -216,7 +216,24 @@ static int pool_nt = 0;      /* parts of the current job */
 static int pool_active = 0;  /* workers 1..pool_active-1 take part (the rest run on the caller) */
 static int pool_pending = 0; /* worker parts not finished yet */
 static int pool_workers = 0; /* workers created (ids 1..pool_workers); only grows, under pool_dispatch */
-static int conv_threads = 1; /* threads per call (caller included), setConvThreads */
+
+/* Per Node thread (N-API environment) state: each JS thread that loads the addon sets its own count. */
+typedef struct {
+  int conv_threads; /* threads per call (caller included), setConvThreads */
+} env_state_t;
+
+static void free_env_state(napi_env env, void* data, void* hint) { free(data); }
+
+static env_state_t* env_state(napi_env env) {
+  void* p = NULL;
+  return napi_get_instance_data(env, &p) == napi_ok ? p : NULL;
+}
+
+/* Pool size requested by this environment's thread (1 when unset). */
+static int env_threads(napi_env env) {
+  const env_state_t* st = env_state(env);
+  return st == NULL ? 1 : st->conv_threads;
+}
 
 typedef struct {
   int id;
@@ -336,9 +353,8 @@ static inline int batch_start(int k, int N, int nbatch) { return (int)((int64_t)
 /* Largest batch (images). */
 static inline int batch_max(int N, int nbatch) { return nbatch == 0 ? 0 : (N + nbatch - 1) / nbatch; }
 
-/* Threads for a call: conv_threads, at most one per unit of work, 1 for small calls. */
-static int call_threads(int units, double macs) {
-  int nt = __atomic_load_n(&conv_threads, __ATOMIC_RELAXED);
+/* Threads for a call: the requested `nt`, at most one per unit of work, 1 for small calls. */
+static int call_threads(int nt, int units, double macs) {
   if (nt > units) nt = units;
   if (macs < PAR_MIN_MACS || nt < 1) nt = 1;
   return nt;
@@ -405,7 +421,7 @@ static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   mm_job_t j = {a, b, c, M, K, N, tA, tB, acc ? 1.0f : 0.0f, M >= N};
   const int total = j.splitRows ? M : N;
   /* at least two aligned blocks per thread */
-  const int nt = call_threads(total / (2 * MM_ALIGN), (double)M * N * K);
+  const int nt = call_threads(env_threads(env), total / (2 * MM_ALIGN), (double)M * N * K);
   if (nt <= 1) {
     cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a, tA ? M : K, b,
                 tB ? K : N, acc ? 1.0f : 0.0f, c, N);
@@ -533,7 +549,7 @@ static int conv_setup(napi_env env, conv_job_t* j, size_t per_image, size_t tmp_
   const size_t CK = (size_t)(g->C / g->G) * g->KH * g->KW, OHW = (size_t)g->OH * g->OW;
   j->nbatch = batch_count(g, per_image);
   const int maxb = batch_max(g->N, j->nbatch);
-  const int nt = call_threads(j->nbatch, (double)g->N * OHW * CK * (g->O / g->G) * g->G);
+  const int nt = call_threads(env_threads(env), j->nbatch, (double)g->N * OHW * CK * (g->O / g->G) * g->G);
   j->next = 0;
   j->colN = CK * maxb * OHW;
   j->tmpN = maxb > 1 ? tmp_per_image * maxb : 0;
@@ -682,13 +698,14 @@ static napi_value js_set_conv_threads(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "metaprune-native: thread count must be >= 1");
     return NULL;
   }
-  __atomic_store_n(&conv_threads, n > MAX_POOL_THREADS ? MAX_POOL_THREADS : n, __ATOMIC_RELAXED);
+  env_state_t* st = env_state(env);
+  if (st != NULL) st->conv_threads = n > MAX_POOL_THREADS ? MAX_POOL_THREADS : n;
   return NULL;
 }
 
 static napi_value js_get_conv_threads(napi_env env, napi_callback_info info) {
   napi_value r;
-  NAPI_OK(napi_create_int32(env, __atomic_load_n(&conv_threads, __ATOMIC_RELAXED), &r));
+  NAPI_OK(napi_create_int32(env, env_threads(env), &r));
   return r;
 }
 
@@ -710,6 +727,13 @@ static napi_value make_string(napi_env env, const char* s) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  env_state_t* st = malloc(sizeof *st);
+  if (st == NULL || napi_set_instance_data(env, st, free_env_state, NULL) != napi_ok) {
+    free(st);
+    napi_throw_error(env, NULL, "metaprune-native: cannot allocate the addon's state");
+    return NULL;
+  }
+  st->conv_threads = 1;
   char blas[256];
   snprintf(blas, sizeof blas, "%s; core %s", openblas_get_config(), openblas_get_corename());
   napi_property_descriptor props[] = {

@@ -392,6 +392,101 @@ test('METAPRUNE_BACKEND=native selects native; without the addon it falls back w
   assert.equal(getBackend() === 'native' || getBackend() === 'wasm' || getBackend() === 'ts', true);
 });
 
+test('the pool size is per Node thread: a worker thread setting 1 leaves the main thread at 2', { skip }, async () => {
+  const { createRequire } = await import('node:module');
+  const { Worker } = await import('node:worker_threads');
+  const req = createRequire(import.meta.url);
+  let path = '';
+  for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
+    try { path = req.resolve(c); break; } catch { /* next */ }
+  }
+  assert.ok(path, 'addon path not found');
+  const prev = getThreads();
+  setThreads(2);
+  try {
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const A = require(${JSON.stringify(path)});
+      A.setConvThreads(1);
+      const g = Int32Array.of(8, 16, 32, 32, 16, 3, 3, 32, 32, 1, 1, 1, 1, 1, 1, 1);
+      const y = new Float32Array(8 * 16 * 1024);
+      A.conv2d(new Float32Array(8 * 16 * 1024).fill(1), new Float32Array(16 * 16 * 9).fill(1), y, g);
+      parentPort.postMessage({ threads: A.getConvThreads(), y: y[33] });
+    `;
+    const w = new Worker(code, { eval: true });
+    const msg = await new Promise<{ threads: number; y: number }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await w.terminate();
+    assert.deepEqual(msg, { threads: 1, y: 16 * 9 });
+    assert.equal(nativeThreadInfo()!.threads, 2);
+  } finally {
+    setThreads(prev);
+  }
+});
+
+test('the main thread and a worker thread using the pool at the same time both get exact results', { skip }, async () => {
+  const { createRequire } = await import('node:module');
+  const { Worker } = await import('node:worker_threads');
+  const req = createRequire(import.meta.url);
+  let path = '';
+  for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
+    try { path = req.resolve(c); break; } catch { /* next */ }
+  }
+  // the worker computes a reference alone, says so, then repeats it while the main thread does the same
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const A = require(${JSON.stringify(path)});
+    A.setConvThreads(2);
+    const g = Int32Array.of(16, 16, 32, 32, 16, 3, 3, 32, 32, 1, 1, 1, 1, 1, 1, 1);
+    const x = new Float32Array(16 * 16 * 1024).map((_, i) => Math.sin(i)), w = new Float32Array(16 * 16 * 9).map((_, i) => Math.cos(i));
+    const run = () => { const y = new Float32Array(16 * 16 * 1024), dw = new Float32Array(w.length);
+      A.conv2d(x, w, y, g); A.conv2dBackwardFilter(x, y, dw, g); return [y, dw]; };
+    const [y0, dw0] = run();
+    parentPort.postMessage('ready');
+    let bad = 0;
+    for (let r = 0; r < 40; r++) {
+      const [y, dw] = run();
+      for (let i = 0; i < y.length; i++) if (y[i] !== y0[i]) { bad++; break; }
+      for (let i = 0; i < dw.length; i++) if (dw[i] !== dw0[i]) { bad++; break; }
+    }
+    parentPort.postMessage({ bad });
+  `;
+  const prev = getThreads();
+  setThreads(2);
+  try {
+    const w = new Worker(code, { eval: true });
+    const msgs: unknown[] = [];
+    let wake: () => void = () => {};
+    w.on('message', (m) => { msgs.push(m); wake(); });
+    const next = async (): Promise<unknown> => {
+      while (msgs.length === 0) await new Promise<void>((r) => { wake = r; });
+      return msgs.shift();
+    };
+    assert.equal(await next(), 'ready');
+    const rnd = prng(77);
+    const g = convGeom({ N: 16, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 });
+    const x = randF32(16 * 16 * 1024, rnd), wt = randF32(16 * 16 * 9, rnd);
+    const run = (): [Float32Array, Float32Array] => {
+      const y = new Float32Array(x.length), dw = new Float32Array(wt.length);
+      NK('conv2d')(x, wt, y, g);
+      NK('conv2dBackwardFilter')(x, y, dw, g);
+      return [y, dw];
+    };
+    const [y0, dw0] = run();
+    for (let r = 0; r < 40; r++) {
+      const [y, dw] = run();
+      sameBits(y, y0, `main forward, round ${r}`);
+      sameBits(dw, dw0, `main dW, round ${r}`);
+    }
+    assert.deepEqual(await next(), { bad: 0 });
+    await w.terminate();
+  } finally {
+    setThreads(prev);
+  }
+});
+
 test('a child process that ran 2-thread convolutions on the pool exits on its own', { skip }, () => {
   const nativeUrl = pathToFileURL(fileURLToPath(new URL('../../src/tensor/backends/native/index.js', import.meta.url))).href;
   // no process.exit: Node must find nothing keeping it alive once the script ends

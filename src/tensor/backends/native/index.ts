@@ -26,7 +26,7 @@ export interface NativeAddon {
   /** OpenBLAS's own thread count. */
   setThreads(n: number): void;
   getThreads(): number;
-  /** Threads (the caller's included) the addon's pool splits convolutions and large matmuls over. */
+  /** Threads (the caller's included) the addon's pool splits this JS thread's convolutions and large matmuls over. */
   setConvThreads(n: number): void;
   getConvThreads(): number;
   /** Pool threads started so far; openblas_get_parallel() (0 sequential, 1 pthreads, 2 OpenMP). */
@@ -74,8 +74,9 @@ export function nativeInfo(): { version: string; blas: string } | null {
 }
 
 /**
- * Sets the addon's thread count to `n` (its pool splits convolutions and large matmuls) and keeps
- * OpenBLAS at blasThreads(); no-op without the addon. Called by backends/index.ts setThreads.
+ * Sets the addon's thread count to `n` (its pool splits convolutions and large matmuls) for calls
+ * from this JS thread (each worker thread keeps its own) and keeps OpenBLAS at blasThreads(); no-op
+ * without the addon. Called by backends/index.ts setThreads.
  */
 export function setNativeThreads(n: number): void {
   addon?.setThreads(blasThreads());
