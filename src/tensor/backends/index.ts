@@ -4,9 +4,9 @@
  * Default is wasm; METAPRUNE_BACKEND=ts|wasm|native chooses.
  */
 import './ts/kernels.js';
-import { setThreads as setWasmThreads } from './wasm/index.js';
+import { getThreads as getWasmThreads, setThreads as setWasmThreads } from './wasm/index.js';
 import { setNativeThreads } from './native/index.js';
-import { hasBackend, setBackend, type BackendName } from '../registry.js';
+import { getBackend, hasBackend, setBackend, type BackendName } from '../registry.js';
 
 const requested = process.env.METAPRUNE_BACKEND;
 const choices: BackendName[] = ['ts', 'wasm', 'native'];
@@ -19,15 +19,36 @@ if (requested !== undefined && requested !== '') {
 }
 if ((requested === undefined || requested === '' || !hasBackend(requested as BackendName)) && hasBackend('wasm')) setBackend('wasm');
 
+/** Kernel threads (METAPRUNE_THREADS, default all cores, as the wasm backend read it). */
+let threads = getWasmThreads();
+
 /**
- * Sets the threads kernels use, for the wasm workers and OpenBLAS alike (METAPRUNE_THREADS sets the
- * initial count of both).
+ * Applies the thread count. With the native backend, convolutions and matmuls run on the addon's
+ * own pool and only the light kernels it borrows from wasm (batch norm, ReLU, pooling) are left;
+ * wasm workers would then spin between pool calls and take the second core from it (measured: a
+ * ResNet-20 step at 2 threads swung between 280 and 390 ms), so those run single-threaded.
+ */
+function applyThreads(): void {
+  setWasmThreads(getBackend() === 'native' ? 1 : threads);
+  setNativeThreads(threads);
+}
+applyThreads();
+
+/**
+ * Sets the threads kernels use (wasm workers and the native addon's pool alike; call it after
+ * switching to or from the native backend with setBackend).
  */
 export function setThreads(n: number): void {
-  setWasmThreads(n);
-  setNativeThreads(n);
+  setWasmThreads(n); // validates and caps
+  threads = getWasmThreads();
+  applyThreads();
+}
+
+/** Threads kernels use (main thread included). */
+export function getThreads(): number {
+  return threads;
 }
 
 /** Thread controls of the wasm backend (METAPRUNE_THREADS sets the initial count). */
-export { getThreads, wasmThreadStats, wasmThreadsReady, type WasmThreadStats } from './wasm/index.js';
+export { wasmThreadStats, wasmThreadsReady, type WasmThreadStats } from './wasm/index.js';
 export { nativeAvailable, nativeInfo, nativeThreadInfo } from './native/index.js';
