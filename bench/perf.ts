@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ConvGeom, KernelMap } from '../src/tensor/kernels.js';
+import { Rng } from '../src/tensor/random.js';
 
 type PerfBackend = 'ts' | 'wasm' | 'native';
 
@@ -51,15 +52,10 @@ const CHILD_FLAG = '--perf-child';
 
 // ------------------------------------------------------------------------- child side
 
+/** A uniform [0, 1) stream from the engine's seeded generator. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function randF32(n: number, r: () => number): Float32Array {

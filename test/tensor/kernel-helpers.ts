@@ -25,8 +25,11 @@ export function randF32(n: number, rnd: () => number, scale = 1, offset = 0): Fl
   return randArray(Float32Array, n, rnd, scale, offset);
 }
 
-/** max|a-b| / max(1, max|b|); NaN must match NaN, equal infinities count as equal. */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/**
+ * max|a-b| / max(floor, max|b|); NaN must match NaN, equal infinities count as equal. The default
+ * floor 1 makes it an absolute error for small outputs; a tiny floor makes it purely relative.
+ */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1): number {
   assert.equal(a.length, b.length, 'length mismatch');
   let d = 0, m = 0;
   for (let i = 0; i < a.length; i++) {
@@ -36,7 +39,7 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (x !== y) d = Math.max(d, Math.abs(x - y));
     m = Math.max(m, Math.abs(y));
   }
-  return d / Math.max(1, m);
+  return d / Math.max(floor, m);
 }
 
 export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {

@@ -9,6 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng, randF32, relErr, convGeom, sameBits } from './kernel-helpers.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import '../../src/tensor/backends/index.js';
@@ -29,38 +30,8 @@ import { Sgd } from '../../src/train/optim.js';
 const TOL = 1e-5;
 const skip = nativeAvailable() ? false : 'native backend not built';
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randF32(n: number, rnd: () => number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rnd() * 2 - 1;
-  return a;
-}
-
-/** max |a - ref| / max(1e-30, max |ref|); lengths must agree. */
-function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(a.length, ref.length, 'length mismatch');
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = ref[i]!;
-    if (Number.isNaN(x) || Number.isNaN(y)) return Infinity;
-    d = Math.max(d, Math.abs(x - y));
-    m = Math.max(m, Math.abs(y));
-  }
-  return m === 0 ? d : d / m;
-}
-
 function close(a: ArrayLike<number>, ref: ArrayLike<number>, what: string): void {
-  const e = relErr(a, ref);
+  const e = relErr(a, ref, 1e-30); // relative to max |ref|, however small
   assert.ok(e <= TOL, `${what}: rel err ${e} > ${TOL}`);
 }
 
@@ -68,20 +39,6 @@ function NK<N extends keyof KernelMap>(name: N): KernelMap[N] {
   const k = nativeKernels[name];
   assert.ok(k, `native kernel ${name} missing`);
   return k as KernelMap[N];
-}
-
-function convGeom(p: {
-  N: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
-  sH?: number; sW?: number; pH?: number; pW?: number; dH?: number; dW?: number; groups?: number;
-}): ConvGeom {
-  const strideH = p.sH ?? 1, strideW = p.sW ?? 1, padH = p.pH ?? 0, padW = p.pW ?? 0;
-  const dilationH = p.dH ?? 1, dilationW = p.dW ?? 1;
-  const OH = Math.floor((p.H + 2 * padH - dilationH * (p.KH - 1) - 1) / strideH) + 1;
-  const OW = Math.floor((p.W + 2 * padW - dilationW * (p.KW - 1) - 1) / strideW) + 1;
-  return {
-    N: p.N, C: p.C, H: p.H, W: p.W, O: p.O, KH: p.KH, KW: p.KW, OH, OW,
-    strideH, strideW, padH, padW, dilationH, dilationW, groups: p.groups ?? 1,
-  };
 }
 
 test('native backend registers on top of wasm, with addon info', { skip }, () => {
@@ -203,15 +160,6 @@ test('threads: 1 and 2 give the same result; setThreads sizes the pool, OpenBLAS
     setThreads(prev);
   }
 });
-
-/** Same bits (so NaN == NaN and -0 != 0); reports the first difference. */
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) {
-    if (ua[i] !== ub[i]) assert.fail(`${what}: differs at ${i}: ${a[i]} vs ${b[i]}`);
-  }
-}
 
 /** Runs fn with the kernels' thread count set to n (the pool's size), restoring it afterwards. */
 function withThreads<R>(n: number, fn: () => R): R {
