@@ -3,7 +3,7 @@
  * input gradient, filter gradient) at batch 64. Run directly (`node --import tsx bench/kernels.ts`
  * or `node dist/bench/kernels.js`) to print a table; `benchKernels()` returns the rows.
  */
-import { Rng } from '../src/tensor/random.js';
+import { bestTime as time, randF32, rng } from './util.js';
 import { pathToFileURL } from 'node:url';
 import type { ConvGeom, KernelMap } from '../src/tensor/kernels.js';
 import { tsKernels } from '../src/tensor/backends/ts/kernels.js';
@@ -16,32 +16,6 @@ export interface Row {
   /** Best wall time of one call in milliseconds. */
   ms: number;
   gflops: number;
-}
-
-/** A uniform [0, 1) stream from the engine's seeded generator. */
-function rng(seed: number): () => number {
-  const r = new Rng(seed);
-  return () => r.next();
-}
-
-function randF32(n: number, r: () => number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = r() * 2 - 1;
-  return a;
-}
-
-/** Best time (ms) of `fn` over at least `minReps` runs and ~`budgetMs` of total time, after one warm-up. */
-function time(fn: () => void, budgetMs: number, minReps = 2): number {
-  fn();
-  let best = Infinity;
-  const start = performance.now();
-  for (let r = 0; r < 1000; r++) {
-    const t = performance.now();
-    fn();
-    best = Math.min(best, performance.now() - t);
-    if (r + 1 >= minReps && performance.now() - start > budgetMs) break;
-  }
-  return best;
 }
 
 function backends(): [Row['backend'], Partial<KernelMap>][] {

@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ConvGeom, KernelMap } from '../src/tensor/kernels.js';
-import { Rng } from '../src/tensor/random.js';
+import { bestTime as best, median, randF32, rng } from './util.js';
 
 type PerfBackend = 'ts' | 'wasm' | 'native';
 
@@ -51,37 +51,6 @@ const CONV_SHAPES: [string, number, number][] = [
 const CHILD_FLAG = '--perf-child';
 
 // ------------------------------------------------------------------------- child side
-
-/** A uniform [0, 1) stream from the engine's seeded generator. */
-function rng(seed: number): () => number {
-  const r = new Rng(seed);
-  return () => r.next();
-}
-
-function randF32(n: number, r: () => number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = r() * 2 - 1;
-  return a;
-}
-
-/** Best wall time (ms) of fn over at least minReps calls and about budgetMs, after one warm-up call. */
-function best(fn: () => void, budgetMs: number, minReps: number): number {
-  fn();
-  let b = Infinity;
-  const start = performance.now();
-  for (let r = 0; r < 1000; r++) {
-    const t = performance.now();
-    fn();
-    b = Math.min(b, performance.now() - t);
-    if (r + 1 >= minReps && performance.now() - start > budgetMs) break;
-  }
-  return b;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow> {
   await import('../src/tensor/index.js');
