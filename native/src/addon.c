@@ -563,23 +563,46 @@ static int conv_setup(napi_env env, conv_job_t* j, size_t per_image, size_t tmp_
   return nt;
 }
 
-/* conv2d(x, w, out, geom): out[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C/G,KH,KW]). */
-static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+/* Which convolution tensor an argument is: input-shaped, weight-shaped or output-shaped. */
+typedef enum { AS_X, AS_W, AS_Y } conv_role_t;
+
+/*
+ * Parses (a, b, c, geom) of a convolution export into p[0..2] and *g, checking each array against
+ * the size its role needs; names are for the error messages. Returns false with a JS exception set.
+ */
+static bool conv_args(napi_env env, napi_callback_info info, const char* const names[3], const conv_role_t roles[3],
+                      float* p[3], geom_t* g) {
   size_t argc = 4;
   napi_value argv[4];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *x, *w, *out;
-  size_t lx, lw, lo;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    napi_throw_type_error(env, NULL, "metaprune-native: convolutions take (a, b, out, geometry)");
+    return false;
+  }
+  size_t len[3];
+  for (int i = 0; i < 3; i++)
+    if (!get_f32(env, argv[i], names[i], &p[i], &len[i])) return false;
+  if (!get_geom(env, argv[3], g)) return false;
+  const size_t sizes[3] = {
+      (size_t)g->N * g->C * g->H * g->W,
+      (size_t)g->O * (g->C / g->G) * g->KH * g->KW,
+      (size_t)g->N * g->O * g->OH * g->OW,
+  };
+  for (int i = 0; i < 3; i++)
+    if (!need(env, names[i], len[i], sizes[roles[i]])) return false;
+  return true;
+}
+
+/* conv2d(x, w, out, geom): out[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C/G,KH,KW]). */
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
   conv_job_t j = {0};
-  if (argc < 4 || !get_f32(env, argv[0], "x", &x, &lx) || !get_f32(env, argv[1], "w", &w, &lw) ||
-      !get_f32(env, argv[2], "out", &out, &lo) || !get_geom(env, argv[3], &j.g))
+  float* a[3];
+  if (!conv_args(env, info, (const char* const[]){"x", "w", "out"}, (const conv_role_t[]){AS_X, AS_W, AS_Y}, a, &j.g))
     return NULL;
+  float *x = a[0], *w = a[1], *out = a[2];
   const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nOut = (size_t)g.N * g.O * OHW;
-  if (!need(env, "x", lx, (size_t)g.N * g.C * g.H * g.W) || !need(env, "w", lw, (size_t)g.O * CK) || !need(env, "out", lo, nOut))
-    return NULL;
   if (nOut == 0) return NULL;
   if (CK == 0) {
     memset(out, 0, sizeof(float) * nOut);
@@ -597,21 +620,15 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
 
 /* conv2dBackwardInput(dy, w, dx, geom): overwrites dx[N,C,H,W]. */
 static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *dy, *w, *dx;
-  size_t ldy, lw, ldx;
   conv_job_t j = {0};
-  if (argc < 4 || !get_f32(env, argv[0], "dy", &dy, &ldy) || !get_f32(env, argv[1], "w", &w, &lw) ||
-      !get_f32(env, argv[2], "dx", &dx, &ldx) || !get_geom(env, argv[3], &j.g))
+  float* a[3];
+  if (!conv_args(env, info, (const char* const[]){"dy", "w", "dx"}, (const conv_role_t[]){AS_Y, AS_W, AS_X}, a, &j.g))
     return NULL;
+  float *dy = a[0], *w = a[1], *dx = a[2];
   const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nX = (size_t)g.N * g.C * g.H * g.W;
-  if (!need(env, "dy", ldy, (size_t)g.N * g.O * OHW) || !need(env, "w", lw, (size_t)g.O * CK) || !need(env, "dx", ldx, nX))
-    return NULL;
   if (nX == 0) return NULL;
   if (CK == 0 || OHW == 0 || Og == 0) {
     memset(dx, 0, sizeof(float) * nX);
@@ -629,21 +646,15 @@ static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info
 
 /* conv2dBackwardFilter(x, dy, dw, geom): overwrites dw[O,C/G,KH,KW]. */
 static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *x, *dy, *dw;
-  size_t lx, ldy, ldw;
   conv_job_t j = {0};
-  if (argc < 4 || !get_f32(env, argv[0], "x", &x, &lx) || !get_f32(env, argv[1], "dy", &dy, &ldy) ||
-      !get_f32(env, argv[2], "dw", &dw, &ldw) || !get_geom(env, argv[3], &j.g))
+  float* a[3];
+  if (!conv_args(env, info, (const char* const[]){"x", "dy", "dw"}, (const conv_role_t[]){AS_X, AS_Y, AS_W}, a, &j.g))
     return NULL;
+  float *x = a[0], *dy = a[1], *dw = a[2];
   const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nW = (size_t)g.O * CK;
-  if (!need(env, "x", lx, (size_t)g.N * g.C * g.H * g.W) || !need(env, "dy", ldy, (size_t)g.N * g.O * OHW) || !need(env, "dw", ldw, nW))
-    return NULL;
   if (nW == 0) return NULL;
   if (g.N == 0 || OHW == 0) {
     memset(dw, 0, sizeof(float) * nW);

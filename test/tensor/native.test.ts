@@ -246,7 +246,7 @@ test('2 threads: the pool started, and large matmuls split over it stay == ts an
 test('bad arguments throw JS errors instead of crashing', { skip }, async () => {
   const { createRequire } = await import('node:module');
   const req = createRequire(import.meta.url);
-  type Loose = { sgemm(...a: unknown[]): void; conv2d(...a: unknown[]): void };
+  type Loose = Record<"sgemm" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardFilter", (...a: unknown[]) => void>;
   const load = (): Loose | null => {
     for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
       try { return req(c) as Loose; } catch { /* next */ }
@@ -257,6 +257,12 @@ test('bad arguments throw JS errors instead of crashing', { skip }, async () => 
   assert.throws(() => addon!.sgemm(new Float64Array(4), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /Float32Array/);
   assert.throws(() => addon!.sgemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /needs 4/);
   assert.throws(() => addon!.conv2d(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Int32Array(3)), /Int32Array of 16/);
+  // each convolution checks its three arrays against the sizes of their roles (x / w / y)
+  const g1 = new Int32Array([1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1]);
+  assert.throws(() => addon!.conv2d(new Float32Array(9), new Float32Array(9), new Float32Array(0), g1), /out has 0 elements, needs 1/);
+  assert.throws(() => addon!.conv2dBackwardInput(new Float32Array(1), new Float32Array(9), new Float32Array(8), g1), /dx has 8 elements, needs 9/);
+  assert.throws(() => addon!.conv2dBackwardFilter(new Float32Array(9), new Float32Array(1), new Float32Array(8), g1), /dw has 8 elements, needs 9/);
+  assert.throws(() => addon!.conv2d(new Float32Array(9)), /take \(a, b, out, geometry\)/);
 });
 
 /** Loss and gradients of a ResNet-20 on a small batch with `backend`, then loss after one SGD step. */
