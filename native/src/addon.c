@@ -675,6 +675,307 @@ static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info inf
   return NULL;
 }
 
+/* ------------------------------------------------------------------ light kernels (batch norm, elementwise) */
+
+/*
+ * Batch-norm statistics and affine maps over x[N, C, HW], and ReLU / add, in place on the caller's
+ * arrays. Arithmetic follows the `ts` reference kernels: sums and affine maps in double, rounded to
+ * float once per stored value. Sums split by channels (each channel summed by one thread, planes in
+ * index order, each plane in 4 fixed double lanes), maps by plane or element ranges, so results
+ * never depend on the thread count.
+ */
+
+/* Below this many elements a light call runs on the calling thread alone. */
+#ifndef LIGHT_PAR_MIN
+#define LIGHT_PAR_MIN ((size_t)1 << 16)
+#endif
+
+typedef struct {
+  const float *x, *dy, *mean, *a, *b, *k1; /* a, b: scale / shift (affine), invstd (sums) */
+  float *o1, *o2;
+  int N, C, HW;
+  size_t n; /* elementwise length */
+  int op;
+} light_job_t;
+
+static inline void part_range(size_t total, int t, int nt, size_t* lo, size_t* hi) {
+  *lo = (size_t)((unsigned __int128)total * t / nt);
+  *hi = (size_t)((unsigned __int128)total * (t + 1) / nt);
+}
+
+static int light_threads(napi_env env, size_t units, size_t elems) {
+  int nt = env_threads(env);
+  if ((size_t)nt > units) nt = (int)units;
+  if (elems < LIGHT_PAR_MIN || nt < 1) nt = 1;
+  return nt;
+}
+
+static double plane_sum(const float* x, int n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i];
+    s1 += x[i + 1];
+    s2 += x[i + 2];
+    s3 += x[i + 3];
+  }
+  double s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+static double plane_sqdev(const float* x, int n, double m) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const double d0 = x[i] - m, d1 = x[i + 1] - m, d2 = x[i + 2] - m, d3 = x[i + 3] - m;
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  double s = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) {
+    const double d = x[i] - m;
+    s += d * d;
+  }
+  return s;
+}
+
+static void moments_part(void* p, int t, int nt) {
+  const light_job_t* j = p;
+  size_t c0, c1;
+  part_range((size_t)j->C, t, nt, &c0, &c1);
+  const double cnt = (double)j->N * j->HW;
+  for (size_t c = c0; c < c1; c++) {
+    double s = 0;
+    for (int n = 0; n < j->N; n++) s += plane_sum(j->x + ((size_t)n * j->C + c) * j->HW, j->HW);
+    const double m = cnt > 0 ? s / cnt : 0;
+    double v = 0;
+    for (int n = 0; n < j->N; n++) v += plane_sqdev(j->x + ((size_t)n * j->C + c) * j->HW, j->HW, m);
+    j->o1[c] = (float)m;
+    j->o2[c] = cnt > 0 ? (float)(v / cnt) : 0.0f;
+  }
+}
+
+static void backward_sums_part(void* p, int t, int nt) {
+  const light_job_t* j = p;
+  size_t c0, c1;
+  part_range((size_t)j->C, t, nt, &c0, &c1);
+  const int HW = j->HW;
+  for (size_t c = c0; c < c1; c++) {
+    const double m = j->mean[c];
+    double s = 0, sx = 0;
+    for (int n = 0; n < j->N; n++) {
+      const size_t o = ((size_t)n * j->C + c) * HW;
+      const float *d = j->dy + o, *x = j->x + o;
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      int i = 0;
+      for (; i + 4 <= HW; i += 4) {
+        const double d0 = d[i], d1 = d[i + 1], d2 = d[i + 2], d3 = d[i + 3];
+        s0 += d0;
+        s1 += d1;
+        s2 += d2;
+        s3 += d3;
+        t0 += d0 * (x[i] - m);
+        t1 += d1 * (x[i + 1] - m);
+        t2 += d2 * (x[i + 2] - m);
+        t3 += d3 * (x[i + 3] - m);
+      }
+      double ps = (s0 + s1) + (s2 + s3), pt = (t0 + t1) + (t2 + t3);
+      for (; i < HW; i++) {
+        const double di = d[i];
+        ps += di;
+        pt += di * (x[i] - m);
+      }
+      s += ps;
+      sx += pt;
+    }
+    j->o1[c] = (float)s;
+    j->o2[c] = (float)(sx * (double)j->a[c]);
+  }
+}
+
+/* o1 = (x - mean[c]) * a[c] + b[c] (in double, rounded), then, with k1, o1 = o1 + k1[c] * dy (in double, rounded); planes split. */
+static void affine_part(void* p, int t, int nt) {
+  const light_job_t* j = p;
+  size_t p0, p1;
+  part_range((size_t)j->N * j->C, t, nt, &p0, &p1);
+  const int HW = j->HW;
+  for (size_t q = p0; q < p1; q++) {
+    const size_t c = q % (size_t)j->C, o = q * HW;
+    const double m = j->mean[c], s = j->a[c], b = j->b[c];
+    const float* x = j->x + o;
+    float* out = j->o1 + o;
+    if (j->k1 != NULL) {
+      const double k = j->k1[c];
+      const float* d = j->dy + o;
+      for (int i = 0; i < HW; i++) {
+        const float u = (float)(((double)x[i] - m) * s + b);
+        out[i] = (float)((double)u + k * (double)d[i]);
+      }
+    } else {
+      for (int i = 0; i < HW; i++) out[i] = (float)(((double)x[i] - m) * s + b);
+    }
+  }
+}
+
+enum { EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2 };
+
+static void elementwise_part(void* p, int t, int nt) {
+  const light_job_t* j = p;
+  size_t lo, hi;
+  part_range(j->n, t, nt, &lo, &hi);
+  const float *a = j->x, *b = j->dy;
+  float* o = j->o1;
+  /* Branch-free selects (a ReLU's sign pattern is random: branches mispredict half the time), both
+   * operands loaded unconditionally so that the loops vectorize: x > 0 ? v : +0 (NaN, -0 give +0). */
+  switch (j->op) {
+    case EW_RELU:
+      for (size_t i = lo; i < hi; i++) {
+        const float av = a[i];
+        o[i] = av > 0.0f ? av : 0.0f;
+      }
+      break;
+    case EW_RELU_BACKWARD:
+      for (size_t i = lo; i < hi; i++) {
+        const float av = a[i], bv = b[i];
+        o[i] = av > 0.0f ? bv : 0.0f;
+      }
+      break;
+    default:
+      for (size_t i = lo; i < hi; i++) o[i] = a[i] + b[i];
+      break;
+  }
+}
+
+/* Reads argv[0..2] as N, C, HW into j and sets *total = N*C*HW; false with a JS exception set. */
+static bool get_nchw(napi_env env, napi_value* argv, light_job_t* j, size_t* total) {
+  if (!get_int(env, argv[0], "N", &j->N) || !get_int(env, argv[1], "C", &j->C) || !get_int(env, argv[2], "HW", &j->HW))
+    return false;
+  *total = (size_t)j->N * j->C * j->HW;
+  return true;
+}
+
+/* Parses `nf` Float32Array arguments with their names and needed lengths. */
+static bool get_arrays(napi_env env, napi_value* argv, int nf, const char* const* names, float** out, const size_t* want) {
+  for (int i = 0; i < nf; i++) {
+    size_t len;
+    if (!get_f32(env, argv[i], names[i], &out[i], &len) || !need(env, names[i], len, want[i])) return false;
+  }
+  return true;
+}
+
+#define LIGHT_ARGS(n, usage)                                           \
+  size_t argc = (n);                                                   \
+  napi_value argv[(n)];                                                \
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));       \
+  if (argc < (n)) {                                                    \
+    napi_throw_type_error(env, NULL, "metaprune-native: " usage);      \
+    return NULL;                                                       \
+  }
+
+/* channelMoments(x, mean, variance, N, C, HW) */
+static napi_value js_channel_moments(napi_env env, napi_callback_info info) {
+  LIGHT_ARGS(6, "channelMoments(x, mean, variance, N, C, HW)");
+  light_job_t j = {0};
+  size_t n;
+  if (!get_nchw(env, argv + 3, &j, &n)) return NULL;
+  float* f[3];
+  if (!get_arrays(env, argv, 3, (const char* const[]){"x", "mean", "variance"}, f, (const size_t[]){n, j.C, j.C})) return NULL;
+  j.x = f[0];
+  j.o1 = f[1];
+  j.o2 = f[2];
+  if (j.C == 0) return NULL;
+  pool_run(moments_part, &j, light_threads(env, j.C, n));
+  return NULL;
+}
+
+/* channelAffine(x, mean, scale, shift, out, N, C, HW) */
+static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
+  LIGHT_ARGS(8, "channelAffine(x, mean, scale, shift, out, N, C, HW)");
+  light_job_t j = {0};
+  size_t n;
+  if (!get_nchw(env, argv + 5, &j, &n)) return NULL;
+  float* f[5];
+  if (!get_arrays(env, argv, 5, (const char* const[]){"x", "mean", "scale", "shift", "out"}, f,
+                  (const size_t[]){n, j.C, j.C, j.C, n}))
+    return NULL;
+  j.x = f[0];
+  j.mean = f[1];
+  j.a = f[2];
+  j.b = f[3];
+  j.o1 = f[4];
+  if (n == 0) return NULL;
+  pool_run(affine_part, &j, light_threads(env, (size_t)j.N * j.C, n));
+  return NULL;
+}
+
+/* bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW): dx = ((x - mean)·k2 + k3) + k1·dy (each step rounded to float). */
+static napi_value js_bn_backward_input(napi_env env, napi_callback_info info) {
+  LIGHT_ARGS(10, "bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW)");
+  light_job_t j = {0};
+  size_t n;
+  if (!get_nchw(env, argv + 7, &j, &n)) return NULL;
+  float* f[7];
+  if (!get_arrays(env, argv, 7, (const char* const[]){"dy", "x", "mean", "k1", "k2", "k3", "dx"}, f,
+                  (const size_t[]){n, n, j.C, j.C, j.C, j.C, n}))
+    return NULL;
+  j.dy = f[0];
+  j.x = f[1];
+  j.mean = f[2];
+  j.k1 = f[3];
+  j.a = f[4];
+  j.b = f[5];
+  j.o1 = f[6];
+  if (n == 0) return NULL;
+  pool_run(affine_part, &j, light_threads(env, (size_t)j.N * j.C, n));
+  return NULL;
+}
+
+/* channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW) */
+static napi_value js_channel_backward_sums(napi_env env, napi_callback_info info) {
+  LIGHT_ARGS(9, "channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW)");
+  light_job_t j = {0};
+  size_t n;
+  if (!get_nchw(env, argv + 6, &j, &n)) return NULL;
+  float* f[6];
+  if (!get_arrays(env, argv, 6, (const char* const[]){"dy", "x", "mean", "invstd", "sumDy", "sumDyXhat"}, f,
+                  (const size_t[]){n, n, j.C, j.C, j.C, j.C}))
+    return NULL;
+  j.dy = f[0];
+  j.x = f[1];
+  j.mean = f[2];
+  j.a = f[3];
+  j.o1 = f[4];
+  j.o2 = f[5];
+  if (j.C == 0) return NULL;
+  pool_run(backward_sums_part, &j, light_threads(env, j.C, n));
+  return NULL;
+}
+
+/* elementwise(op, a, b, out): op 0 relu(a), 1 a > 0 ? b : 0, 2 a + b; b is ignored (may be null) for relu. Length of out. */
+static napi_value js_elementwise(napi_env env, napi_callback_info info) {
+  LIGHT_ARGS(4, "elementwise(op, a, b, out)");
+  light_job_t j = {0};
+  if (!get_int(env, argv[0], "op", &j.op)) return NULL;
+  if (j.op > EW_ADD) {
+    napi_throw_range_error(env, NULL, "metaprune-native: unknown elementwise op");
+    return NULL;
+  }
+  float *a, *b = NULL, *o;
+  size_t la, lb = 0, lo;
+  if (!get_f32(env, argv[3], "out", &o, &lo) || !get_f32(env, argv[1], "a", &a, &la) || !need(env, "a", la, lo)) return NULL;
+  if (j.op != EW_RELU && (!get_f32(env, argv[2], "b", &b, &lb) || !need(env, "b", lb, lo))) return NULL;
+  j.x = a;
+  j.dy = b;
+  j.o1 = o;
+  j.n = lo;
+  if (lo == 0) return NULL;
+  pool_run(elementwise_part, &j, light_threads(env, lo / 4096 + 1, lo));
+  return NULL;
+}
+
 /* ------------------------------------------------------------------ threads / info */
 
 /* setThreads(n): OpenBLAS's own thread count (keep it at 1 when the pool has more than one thread). */
@@ -752,6 +1053,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"conv2d", NULL, js_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardInput", NULL, js_conv2d_backward_input, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardFilter", NULL, js_conv2d_backward_filter, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelMoments", NULL, js_channel_moments, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelAffine", NULL, js_channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelBackwardSums", NULL, js_channel_backward_sums, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnBackwardInput", NULL, js_bn_backward_input, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"elementwise", NULL, js_elementwise, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setConvThreads", NULL, js_set_conv_threads, NULL, NULL, NULL, napi_enumerable, NULL},

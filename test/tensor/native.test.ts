@@ -1,7 +1,9 @@
 /**
  * Native (N-API + OpenBLAS) backend: matmul and the three convolution kernels against the `ts`
  * reference within 1e-5 error relative to max |ref|, on odd, empty, strided, padded, dilated,
- * grouped, depthwise, 1×1 and non-square shapes; a ResNet-20 training step through the engine on
+ * grouped, depthwise, 1×1 and non-square shapes; the batch-norm kernels and the relu / add /
+ * batch-norm fast paths against `ts` (affine maps and dx bit-exact, sums to 1e-5) at 1 and 2 threads,
+ * bit-identical across thread counts, on odd and large shapes (relu with NaN / ±0 / denormals); a ResNet-20 training step through the engine on
  * `native` vs `wasm`; METAPRUNE_BACKEND=native selection and its fallback; the addon's thread pool
  * (2 threads vs 1: forward and dX bit-identical, dW deterministic, all within tolerance of `ts`; a
  * child process that started the pool exits on its own). Skipped when the addon is not built (it
@@ -136,6 +138,143 @@ test('float64 inputs fall back to the ts kernels', { skip }, () => {
   assert.deepEqual(got, ref);
 });
 
+test('float64 inputs of the batch-norm kernels fall back to the ts kernels', { skip }, () => {
+  const rnd = prng(4);
+  const N = 2, C = 3, HW = 5, n = N * C * HW;
+  const x = Float64Array.from(randF32(n, rnd, 1, 2)), dy = Float64Array.from(randF32(n, rnd));
+  const m = Float64Array.from(randF32(C, rnd)), s = Float64Array.from(randF32(C, rnd)), b = Float64Array.from(randF32(C, rnd));
+  const r1 = new Float64Array(C), r2 = new Float64Array(C), g1 = new Float64Array(C), g2 = new Float64Array(C);
+  T.channelMoments(x, r1, r2, N, C, HW);
+  NK('channelMoments')(x, g1, g2, N, C, HW);
+  assert.deepEqual([g1, g2], [r1, r2]);
+  const ro = new Float64Array(n), go = new Float64Array(n);
+  T.channelAffine(x, m, s, b, ro, N, C, HW);
+  NK('channelAffine')(x, m, s, b, go, N, C, HW);
+  assert.deepEqual(go, ro);
+  T.channelBackwardSums(dy, x, m, s, r1, r2, N, C, HW);
+  NK('channelBackwardSums')(dy, x, m, s, g1, g2, N, C, HW);
+  assert.deepEqual([g1, g2], [r1, r2]);
+});
+
+// [N, C, HW]: odd shapes (N = 1, C = 3, HW = 1 / 49 / not a multiple of 4) and large ones where the pool engages.
+const BN_SHAPES: [number, number, number][] = [
+  [1, 3, 1], [1, 3, 49], [1, 1, 7], [5, 3, 1], [2, 3, 49], [33, 5, 49], [130, 3, 257], [64, 16, 1024], [64, 64, 64], [3, 0, 4], [0, 3, 4],
+];
+
+/** Everything the batch-norm kernels and fast paths compute for one input, on the native backend at `threads`. */
+function bnNative(threads: number, x: Float32Array, dy: Float32Array, scale: Float32Array, shift: Float32Array,
+  N: number, C: number, HW: number) {
+  return withThreads(threads, () => {
+    const n = N * C * HW;
+    const mean = new Float32Array(C).fill(NaN), variance = new Float32Array(C).fill(NaN);
+    NK('channelMoments')(x, mean, variance, N, C, HW);
+    const y = new Float32Array(n).fill(NaN);
+    NK('channelAffine')(x, mean, scale, shift, y, N, C, HW);
+    const sDy = new Float32Array(C).fill(NaN), sDyXhat = new Float32Array(C).fill(NaN);
+    NK('channelBackwardSums')(dy, x, mean, scale, sDy, sDyXhat, N, C, HW);
+    // fast paths
+    const fMean = new Float32Array(C).fill(NaN), fVar = new Float32Array(C).fill(NaN);
+    let coefCalls = 0;
+    const fy = nativeFastOps.batchNormForward(x, fMean, fVar, N, C, HW, () => {
+      coefCalls++;
+      sameBits(fMean, mean, 'mean seen by coefs()');
+      return [scale, shift];
+    });
+    const fs = new Float32Array(C).fill(NaN), ft = new Float32Array(C).fill(NaN);
+    const k2 = Float32Array.from(scale, (v, c) => v * 0.5 + c), k3 = Float32Array.from(shift, (v) => -v);
+    const fdx = nativeFastOps.batchNormBackward(dy, x, mean, scale, fs, ft, N, C, HW, true, () => {
+      coefCalls++;
+      sameBits(fs, sDy, 'sumDy seen by coefs()');
+      return [scale, k2, k3];
+    })!;
+    const gs = new Float32Array(C).fill(NaN), gt = new Float32Array(C).fill(NaN);
+    const none = nativeFastOps.batchNormBackward(dy, x, mean, scale, gs, gt, N, C, HW, false, () => {
+      throw new Error('coefs() without wantDx');
+    });
+    assert.equal(none, null);
+    assert.equal(coefCalls, 2);
+    return { mean, variance, y, sDy, sDyXhat, fMean, fVar, fy, fs, ft, fdx, gs, gt, k2, k3 };
+  });
+}
+
+for (const [N, C, HW] of BN_SHAPES) {
+  test(`batch-norm kernels and fast paths == ts at 1 and 2 threads, bit-identical across thread counts: N=${N} C=${C} HW=${HW}`, { skip }, () => {
+    const rnd = prng(N * 1000 + C * 10 + HW);
+    const n = N * C * HW;
+    const x = randF32(n, rnd, 2, 0.5), dy = randF32(n, rnd);
+    const scale = randF32(C, rnd, 1.5), shift = randF32(C, rnd);
+    const runs = [bnNative(1, x, dy, scale, shift, N, C, HW), bnNative(2, x, dy, scale, shift, N, C, HW)];
+    // ts reference
+    const mean0 = new Float32Array(C), var0 = new Float32Array(C);
+    T.channelMoments(x, mean0, var0, N, C, HW);
+    for (const [t, r] of runs.entries()) {
+      const th = `${t + 1} thread(s)`;
+      close(r.mean, mean0, `mean (${th})`);
+      close(r.variance, var0, `variance (${th})`);
+      // affine and dx: same double arithmetic as ts, so exact given the same mean
+      const y0 = new Float32Array(n);
+      T.channelAffine(x, r.mean, scale, shift, y0, N, C, HW);
+      sameBits(r.y, y0, `affine (${th})`);
+      const s0 = new Float32Array(C), t0 = new Float32Array(C);
+      T.channelBackwardSums(dy, x, r.mean, scale, s0, t0, N, C, HW);
+      close(r.sDy, s0, `sumDy (${th})`);
+      close(r.sDyXhat, t0, `sumDyXhat (${th})`);
+      // the fast paths run the same kernels
+      sameBits(r.fMean, r.mean, `fused mean (${th})`);
+      sameBits(r.fVar, r.variance, `fused variance (${th})`);
+      sameBits(r.fy, r.y, `fused forward (${th})`);
+      sameBits(r.fs, r.sDy, `fused sumDy (${th})`);
+      sameBits(r.ft, r.sDyXhat, `fused sumDyXhat (${th})`);
+      sameBits(r.gs, r.sDy, `sums only (${th})`);
+      sameBits(r.gt, r.sDyXhat, `sums only (${th})`);
+      // dx: the batch-norm op's fallback loops (channelAffine, then += k1·dy)
+      const dx0 = new Float32Array(n);
+      T.channelAffine(x, r.mean, r.k2, r.k3, dx0, N, C, HW);
+      for (let i = 0; i < n; i++) dx0[i] += scale[Math.floor(i / HW) % C]! * dy[i]!;
+      sameBits(r.fdx, dx0, `fused dx (${th})`);
+    }
+    const [a, b] = runs as [typeof runs[0], typeof runs[0]];
+    for (const k of ['mean', 'variance', 'y', 'sDy', 'sDyXhat', 'fdx'] as const) sameBits(a[k], b[k], `${k}: 1 vs 2 threads`);
+  });
+}
+
+test('relu / relu backward / add fast paths: exact (NaN, ±0, ±Infinity, denormals), 1 and 2 threads, fresh arrays', { skip }, () => {
+  const rnd = prng(606);
+  for (const n of [0, 1, 3, 49, 4097, 65536 + 13, 1 << 20]) {
+    const x = randF32(n, rnd), g = randF32(n, rnd), b = randF32(n, rnd);
+    if (n > 8) {
+      x[0] = NaN; x[1] = -0; x[2] = Infinity; x[3] = -Infinity; x[4] = 1e-40; x[5] = -1e-40;
+      g[7] = NaN; b[2] = -Infinity; b[1] = -0;
+    }
+    const relu0 = x.map((v) => (v > 0 ? v : 0));
+    const back0 = g.map((v, i) => (relu0[i]! > 0 ? v : 0));
+    const add0 = x.map((v, i) => v + b[i]!);
+    for (const th of [1, 2]) {
+      withThreads(th, () => {
+        const relu = nativeFastOps.relu(x);
+        const back = nativeFastOps.reluBackward(relu, g);
+        const sum = nativeFastOps.add(x, b);
+        assert.ok(relu !== x && sum !== x && sum !== b && back !== g, 'fresh arrays');
+        sameBits(relu, relu0, `relu n=${n} (${th})`);
+        sameBits(back, back0, `relu backward n=${n} (${th})`);
+        sameBits(sum, add0, `add n=${n} (${th})`);
+      });
+    }
+  }
+  // subarray views: offsets honoured
+  const big = randF32(100, rnd);
+  const v = big.subarray(3, 53), w = big.subarray(50, 100);
+  sameBits(nativeFastOps.add(v, w), v.map((a, i) => a + w[i]!), 'add on views');
+  sameBits(nativeFastOps.relu(w), w.map((a) => (a > 0 ? a : 0)), 'relu on a view');
+});
+
+test('native batch-norm and elementwise paths are registered (not the wasm ones)', { skip }, () => {
+  for (const k of ['channelMoments', 'channelAffine', 'channelBackwardSums'] as const) {
+    assert.equal(kernelOf('native', k), nativeKernels[k]);
+    assert.notEqual(kernelOf('native', k), kernelOf('wasm', k));
+  }
+});
+
 test('threads: 1 and 2 give the same result; setThreads sizes the pool, OpenBLAS stays at 1 thread', { skip }, () => {
   const prev = getThreads();
   const rnd = prng(5);
@@ -246,7 +385,8 @@ test('2 threads: the pool started, and large matmuls split over it stay == ts an
 test('bad arguments throw JS errors instead of crashing', { skip }, async () => {
   const { createRequire } = await import('node:module');
   const req = createRequire(import.meta.url);
-  type Loose = Record<"sgemm" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardFilter", (...a: unknown[]) => void>;
+  type Loose = Record<"sgemm" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardFilter" | "channelMoments" | "channelAffine" |
+    "channelBackwardSums" | "bnBackwardInput" | "elementwise", (...a: unknown[]) => void>;
   const load = (): Loose | null => {
     for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
       try { return req(c) as Loose; } catch { /* next */ }
@@ -263,6 +403,15 @@ test('bad arguments throw JS errors instead of crashing', { skip }, async () => 
   assert.throws(() => addon!.conv2dBackwardInput(new Float32Array(1), new Float32Array(9), new Float32Array(8), g1), /dx has 8 elements, needs 9/);
   assert.throws(() => addon!.conv2dBackwardFilter(new Float32Array(9), new Float32Array(1), new Float32Array(8), g1), /dw has 8 elements, needs 9/);
   assert.throws(() => addon!.conv2d(new Float32Array(9)), /take \(a, b, out, geometry\)/);
+  const f = (n: number): Float32Array => new Float32Array(n);
+  assert.throws(() => addon!.channelMoments(f(5), f(2), f(2), 1, 2, 3), /x has 5 elements, needs 6/);
+  assert.throws(() => addon!.channelMoments(f(6), f(2), f(1), 1, 2, 3), /variance has 1 elements, needs 2/);
+  assert.throws(() => addon!.channelMoments(f(6), f(2), f(2), 1, -2, 3), /C must be a non-negative integer/);
+  assert.throws(() => addon!.channelAffine(f(6), f(2), f(2), f(2), new Float64Array(6), 1, 2, 3), /out must be a Float32Array/);
+  assert.throws(() => addon!.channelBackwardSums(f(6), f(6), f(2), f(2), f(2), f(2), 1, 2), /channelBackwardSums\(/);
+  assert.throws(() => addon!.bnBackwardInput(f(6), f(6), f(2), f(2), f(2), f(2), f(5), 1, 2, 3), /dx has 5 elements, needs 6/);
+  assert.throws(() => addon!.elementwise(2, f(4), f(3), f(4)), /b has 3 elements, needs 4/);
+  assert.throws(() => addon!.elementwise(7, f(4), f(4), f(4)), /unknown elementwise op/);
 });
 
 /** Loss and gradients of a ResNet-20 on a small batch with `backend`, then loss after one SGD step. */

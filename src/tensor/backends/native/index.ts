@@ -1,7 +1,7 @@
 /**
  * Optional native backend (float32): the `metaprune-native` N-API addon (native/, C + OpenBLAS)
- * computes matmul and the three convolution kernels in place on the caller's arrays; every other
- * kernel and fast path is the wasm backend's. Float64 inputs go to the `ts` reference kernels.
+ * computes matmul, the three convolution kernels, the batch-norm kernels and the relu / add / batch-norm
+ * fast paths in place on the caller's arrays; pooling (kernels and fast paths) is the wasm backend's. Float64 inputs go to the `ts` reference kernels.
  *
  * The addon is an optional dependency built at install time; when it is missing (no compiler, no
  * OpenBLAS) this module registers nothing and `METAPRUNE_BACKEND=native` falls back with a notice
@@ -23,6 +23,17 @@ export interface NativeAddon {
   conv2d(x: Float32Array, w: Float32Array, out: Float32Array, geom: Int32Array): void;
   conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: Int32Array): void;
   conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): void;
+  /** Batch-norm kernels (the KernelMap ones, float32); sums in double, split over channels. */
+  channelMoments(x: Float32Array, mean: Float32Array, variance: Float32Array, N: number, C: number, HW: number): void;
+  channelAffine(x: Float32Array, mean: Float32Array, scale: Float32Array, shift: Float32Array, out: Float32Array,
+    N: number, C: number, HW: number): void;
+  channelBackwardSums(dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array, sumDy: Float32Array,
+    sumDyXhat: Float32Array, N: number, C: number, HW: number): void;
+  /** dx = ((x − mean)·k2 + k3) + k1·dy, each step rounded to float32 (the batch-norm op's fallback loops). */
+  bnBackwardInput(dy: Float32Array, x: Float32Array, mean: Float32Array, k1: Float32Array, k2: Float32Array, k3: Float32Array,
+    dx: Float32Array, N: number, C: number, HW: number): void;
+  /** out = relu(a) (op 0), a > 0 ? b : 0 (op 1), a + b (op 2), over out.length elements. */
+  elementwise(op: number, a: Float32Array, b: Float32Array | null, out: Float32Array): void;
   /** OpenBLAS's own thread count. */
   setThreads(n: number): void;
   getThreads(): number;
@@ -39,7 +50,9 @@ function isAddon(m: unknown): m is NativeAddon {
   const a = m as Partial<Record<keyof NativeAddon, unknown>> | null;
   return a !== null && typeof a === 'object' && typeof a.sgemm === 'function' && typeof a.conv2d === 'function' &&
     typeof a.conv2dBackwardInput === 'function' && typeof a.conv2dBackwardFilter === 'function' &&
-    typeof a.setThreads === 'function' && typeof a.setConvThreads === 'function' && typeof a.version === 'string';
+    typeof a.setThreads === 'function' && typeof a.setConvThreads === 'function' && typeof a.version === 'string' &&
+    typeof a.channelMoments === 'function' && typeof a.channelAffine === 'function' &&
+    typeof a.channelBackwardSums === 'function' && typeof a.bnBackwardInput === 'function' && typeof a.elementwise === 'function';
 }
 
 /** The installed package first, then a development build in native/ (from src/ or dist/src/). */
@@ -136,10 +149,60 @@ export const nativeKernels: Partial<KernelMap> = {
     if (!allF32(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
     A().conv2dBackwardFilter(x as Float32Array, dy as Float32Array, dw as Float32Array, geomArray(g));
   },
+  channelMoments(x, mean, variance, N, C, HW) {
+    if (!allF32(x, mean, variance)) return tsKernels.channelMoments(x, mean, variance, N, C, HW);
+    A().channelMoments(x as Float32Array, mean as Float32Array, variance as Float32Array, N, C, HW);
+  },
+  channelAffine(x, mean, scale, shift, out, N, C, HW) {
+    if (!allF32(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
+    A().channelAffine(x as Float32Array, mean as Float32Array, scale as Float32Array, shift as Float32Array,
+      out as Float32Array, N, C, HW);
+  },
+  channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW) {
+    if (!allF32(dy, x, mean, invstd, sumDy, sumDyXhat)) {
+      return tsKernels.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
+    }
+    A().channelBackwardSums(dy as Float32Array, x as Float32Array, mean as Float32Array, invstd as Float32Array,
+      sumDy as Float32Array, sumDyXhat as Float32Array, N, C, HW);
+  },
 };
+
+const EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2;
 
 export const nativeFastOps: FastOps = {
   ...wasmFastOps,
+  relu(x) {
+    const out = new Float32Array(x.length);
+    A().elementwise(EW_RELU, x, null, out);
+    return out;
+  },
+  reluBackward(y, g) {
+    const out = new Float32Array(y.length);
+    A().elementwise(EW_RELU_BACKWARD, y, g, out);
+    return out;
+  },
+  add(a, b) {
+    const out = new Float32Array(a.length);
+    A().elementwise(EW_ADD, a, b, out);
+    return out;
+  },
+  batchNormForward(x, mean, variance, N, C, HW, coefs) {
+    const a = A();
+    a.channelMoments(x, mean, variance, N, C, HW);
+    const [scale, shift] = coefs();
+    const out = new Float32Array(N * C * HW);
+    a.channelAffine(x, mean, scale, shift, out, N, C, HW);
+    return out;
+  },
+  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs) {
+    const a = A();
+    a.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
+    if (!wantDx) return null;
+    const [k1, k2, k3] = coefs();
+    const dx = new Float32Array(N * C * HW);
+    a.bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW);
+    return dx;
+  },
   conv2d(x, w, g) {
     const out = new Float32Array(g.N * g.O * g.OH * g.OW);
     A().conv2d(x, w, out, geomArray(g));
@@ -160,7 +223,7 @@ export const nativeFastOps: FastOps = {
   },
 };
 
-// The native backend builds on the wasm one (pooling, batch norm, elementwise fast paths).
+// The native backend builds on the wasm one (pooling).
 if (addon !== null && wasmAvailable()) {
   setNativeThreads(getThreads());
   registerKernels('native', { ...wasmKernels, ...nativeKernels });
