@@ -1,7 +1,8 @@
 /**
  * Optional native backend (float32): the `metaprune-native` N-API addon (native/, C + OpenBLAS)
- * computes matmul, the three convolution kernels, the batch-norm kernels and the relu / add / batch-norm
- * fast paths in place on the caller's arrays; pooling (kernels and fast paths) is the wasm backend's. Float64 inputs go to the `ts` reference kernels.
+ * computes matmul, the three convolution kernels, the batch-norm kernels and the relu / add /
+ * batch-norm fast paths in place on the caller's arrays; pooling is the wasm backend's. Float64
+ * inputs go to the `ts` reference kernels.
  *
  * The addon is an optional dependency built at install time; when it is missing (no compiler, no
  * OpenBLAS) this module registers nothing and `METAPRUNE_BACKEND=native` falls back with a notice
