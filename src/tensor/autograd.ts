@@ -9,6 +9,10 @@
 import type { Buf } from './kernels.js';
 import { Tensor, allocBuf, type GradFn } from './tensor.js';
 import { TensorError, fmtShape } from './errors.js';
+import { fastOps } from './backends/fast.js';
+
+/** Gradients this long or longer are summed by the backend's fast add (residual branches). */
+const FAST_ADD_MIN = 2048;
 
 let gradEnabled = true;
 
@@ -100,6 +104,12 @@ function accumulate(grads: Map<Tensor, Buf>, t: Tensor, g: Buf): void {
     return;
   }
   // The first gradient may alias a buffer owned by an op; never write into it.
+  const fast = g.length >= FAST_ADD_MIN && prev instanceof Float32Array && g instanceof Float32Array ? fastOps() : undefined;
+  if (fast !== undefined) {
+    // same bits as the loop below (a float32 sum computed in double rounds to the float32 sum)
+    grads.set(t, fast.add(prev as Float32Array, g as Float32Array));
+    return;
+  }
   const sum = allocBuf(t.dtype, t.size);
   for (let i = 0; i < sum.length; i++) sum[i] = prev[i] + g[i];
   grads.set(t, sum);

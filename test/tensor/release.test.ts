@@ -4,7 +4,7 @@ import { Tensor, tensor } from '../../src/tensor/tensor.js';
 import { mul, add } from '../../src/tensor/ops/elementwise.js';
 import { sum } from '../../src/tensor/ops/reduce.js';
 import { valueAndGrad, valueAndGradAux, vjp } from '../../src/tensor/autograd.js';
-import '../../src/tensor/backends/ts/kernels.js';
+import '../../src/tensor/backends/index.js'; // the default backend, so long float32 sums take its fast add
 
 test('valueAndGrad releases the nodes of its own forward pass; reusing them throws, never a silent zero', () => {
   const a = tensor([1, 2, 3], [3], 'float64');
@@ -29,4 +29,18 @@ test('an inner valueAndGrad leaves the enclosing computation\'s graph intact', (
   assert.deepEqual(inner, [1, 4, 9]);
   assert.equal(value.item(), 1 - 8 + 27);
   assert.deepEqual(Array.from(grads.a.data), [3, 12, 27]);
+});
+
+test('a float32 tensor used twice gets the float32 sum of both gradients, also through the fast add', () => {
+  for (const n of [7, 5000]) { // below and above the fast-add threshold
+    const x = new Tensor(new Float32Array(n).map((_, i) => i / 7), [n]);
+    const a = new Tensor(new Float32Array(n).map((_, i) => Math.sin(i) * 3), [n]);
+    const b = new Tensor(new Float32Array(n).map((_, i) => Math.cos(i) / 3), [n]);
+    const { grads } = valueAndGrad((p: { x: Tensor }) => sum(add(mul(p.x, a), mul(p.x, b))))({ x });
+    assert.ok(grads.x.data instanceof Float32Array);
+    for (let i = 0; i < n; i++) {
+      const want = Math.fround(a.data[i] + b.data[i]);
+      if (grads.x.data[i] !== want) assert.fail(`n=${n}: element ${i} is ${grads.x.data[i]}, want ${want}`);
+    }
+  }
 });
