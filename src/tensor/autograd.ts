@@ -9,10 +9,7 @@
 import type { Buf } from './kernels.js';
 import { Tensor, allocBuf, type GradFn } from './tensor.js';
 import { TensorError, fmtShape } from './errors.js';
-import { fastOps } from './backends/fast.js';
-
-/** Gradients this long or longer are summed by the backend's fast add (residual branches). */
-const FAST_ADD_MIN = 2048;
+import { fastFor } from './backends/fast.js';
 
 let gradEnabled = true;
 
@@ -104,7 +101,7 @@ function accumulate(grads: Map<Tensor, Buf>, t: Tensor, g: Buf): void {
     return;
   }
   // The first gradient may alias a buffer owned by an op; never write into it.
-  const fast = g.length >= FAST_ADD_MIN && prev instanceof Float32Array && g instanceof Float32Array ? fastOps() : undefined;
+  const fast = fastFor(g.length, prev, g); // long float32 gradients (residual branches)
   if (fast !== undefined) {
     // same bits as the loop below (a float32 sum computed in double rounds to the float32 sum)
     grads.set(t, fast.add(prev as Float32Array, g as Float32Array));

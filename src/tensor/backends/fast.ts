@@ -4,7 +4,7 @@
  * otherwise). Each helper computes exactly what the op's reference loop computes (up to float32
  * rounding of fused multiply-adds, where noted).
  */
-import type { ConvGeom } from '../kernels.js';
+import type { Buf, ConvGeom } from '../kernels.js';
 import { getBackend, type BackendName } from '../registry.js';
 
 /**
@@ -54,4 +54,18 @@ export function registerFastOps(backend: BackendName, ops: FastOps): void {
 /** The fast paths of the active backend, if it has any. */
 export function fastOps(): FastOps | undefined {
   return registry.size === 0 ? undefined : registry.get(getBackend());
+}
+
+/** True when every buffer is float32 (the only dtype non-`ts` kernels and fast paths handle). */
+export function allFloat32(...bufs: Buf[]): boolean {
+  for (const b of bufs) if (!(b instanceof Float32Array)) return false;
+  return true;
+}
+
+/** Below this many elements plain JS loops (or plain kernel calls) beat a call into the fast paths. */
+export const FAST_MIN = 2048;
+
+/** The active backend's fast paths when every buffer is float32 and n is large enough to pay off. */
+export function fastFor(n: number, ...bufs: Buf[]): FastOps | undefined {
+  return n >= FAST_MIN && allFloat32(...bufs) ? fastOps() : undefined;
 }

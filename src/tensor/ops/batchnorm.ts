@@ -12,16 +12,7 @@ import { record } from '../autograd.js';
 import { kernel } from '../registry.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { checkDtypes } from './util.js';
-import { fastOps, type FastOps } from '../backends/fast.js';
-
-/** Below this many elements the plain kernel calls are as fast as the fused paths. */
-const FAST_MIN = 2048;
-
-function fastFor(n: number, ...bufs: Buf[]): FastOps | undefined {
-  if (n < FAST_MIN) return undefined;
-  for (const b of bufs) if (!(b instanceof Float32Array)) return undefined;
-  return fastOps();
-}
+import { fastFor } from '../backends/fast.js';
 
 export interface BatchNormOptions {
   /** Training mode normalizes with the batch statistics and updates the running buffers; eval mode uses the buffers. */

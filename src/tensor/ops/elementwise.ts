@@ -3,17 +3,7 @@ import { Tensor, allocBuf, scalar as scalarTensor } from '../tensor.js';
 import type { Buf } from '../kernels.js';
 import { record } from '../autograd.js';
 import { broadcastShapes, broadcastStrides, checkDtypes, forEachBroadcast, reduceToShape, sameShape } from './util.js';
-import { fastOps, type FastOps } from '../backends/fast.js';
-
-/** Below this many elements the JS loops beat a call into the backend's fast paths. */
-const FAST_MIN = 2048;
-
-/** The active backend's fast paths when every buffer is float32 and large enough to pay off. */
-function fastFor(n: number, ...bufs: Buf[]): FastOps | undefined {
-  if (n < FAST_MIN) return undefined;
-  for (const b of bufs) if (!(b instanceof Float32Array)) return undefined;
-  return fastOps();
-}
+import { fastFor } from '../backends/fast.js';
 
 type Operand = Tensor | number;
 

@@ -13,9 +13,9 @@
 import { createRequire } from 'node:module';
 import type { Buf, ConvGeom, KernelMap } from '../../kernels.js';
 import { registerKernels } from '../../registry.js';
-import { registerFastOps, type FastOps } from '../fast.js';
+import { allFloat32, registerFastOps, type FastOps } from '../fast.js';
 import { tsKernels } from '../ts/kernels.js';
-import { getThreads, wasmAvailable, wasmFastOps, wasmKernels } from '../wasm/index.js';
+import { getThreads, wasmAvailable, wasmKernels } from '../wasm/index.js';
 
 /** The addon's exports (native/src/addon.c). */
 export interface NativeAddon {
@@ -128,39 +128,34 @@ function geomArray(g: ConvGeom): Int32Array {
     g.dilationH, g.dilationW, g.groups);
 }
 
-function allF32(...bufs: Buf[]): boolean {
-  for (const b of bufs) if (!(b instanceof Float32Array)) return false;
-  return true;
-}
-
 export const nativeKernels: Partial<KernelMap> = {
   matmul(a, b, c, M, K, N, transA, transB, accumulate) {
-    if (!allF32(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
+    if (!allFloat32(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
     A().sgemm(a as Float32Array, b as Float32Array, c as Float32Array, M, K, N, transA, transB, accumulate);
   },
   conv2d(x, w, out, g) {
-    if (!allF32(x, w, out)) return tsKernels.conv2d(x, w, out, g);
+    if (!allFloat32(x, w, out)) return tsKernels.conv2d(x, w, out, g);
     A().conv2d(x as Float32Array, w as Float32Array, out as Float32Array, geomArray(g));
   },
   conv2dBackwardInput(dy, w, dx, g) {
-    if (!allF32(dy, w, dx)) return tsKernels.conv2dBackwardInput(dy, w, dx, g);
+    if (!allFloat32(dy, w, dx)) return tsKernels.conv2dBackwardInput(dy, w, dx, g);
     A().conv2dBackwardInput(dy as Float32Array, w as Float32Array, dx as Float32Array, geomArray(g));
   },
   conv2dBackwardFilter(x, dy, dw, g) {
-    if (!allF32(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
+    if (!allFloat32(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
     A().conv2dBackwardFilter(x as Float32Array, dy as Float32Array, dw as Float32Array, geomArray(g));
   },
   channelMoments(x, mean, variance, N, C, HW) {
-    if (!allF32(x, mean, variance)) return tsKernels.channelMoments(x, mean, variance, N, C, HW);
+    if (!allFloat32(x, mean, variance)) return tsKernels.channelMoments(x, mean, variance, N, C, HW);
     A().channelMoments(x as Float32Array, mean as Float32Array, variance as Float32Array, N, C, HW);
   },
   channelAffine(x, mean, scale, shift, out, N, C, HW) {
-    if (!allF32(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
+    if (!allFloat32(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
     A().channelAffine(x as Float32Array, mean as Float32Array, scale as Float32Array, shift as Float32Array,
       out as Float32Array, N, C, HW);
   },
   channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW) {
-    if (!allF32(dy, x, mean, invstd, sumDy, sumDyXhat)) {
+    if (!allFloat32(dy, x, mean, invstd, sumDy, sumDyXhat)) {
       return tsKernels.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
     }
     A().channelBackwardSums(dy as Float32Array, x as Float32Array, mean as Float32Array, invstd as Float32Array,
@@ -171,7 +166,6 @@ export const nativeKernels: Partial<KernelMap> = {
 const EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2;
 
 export const nativeFastOps: FastOps = {
-  ...wasmFastOps,
   relu(x) {
     const out = new Float32Array(x.length);
     A().elementwise(EW_RELU, x, null, out);

@@ -22,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Buf, ConvGeom, KernelMap, PoolGeom } from '../../kernels.js';
 import { registerKernels } from '../../registry.js';
-import { registerFastOps, type FastOps } from '../fast.js';
+import { allFloat32, registerFastOps, type FastOps } from '../fast.js';
 import { tsKernels } from '../ts/kernels.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm-bytes.js';
 
@@ -305,10 +305,6 @@ function guarded<T>(fn: (w: WasmExports) => T): T {
   }
 }
 
-function anyF64(...bufs: Buf[]): boolean {
-  for (const b of bufs) if (!(b instanceof Float32Array)) return true;
-  return false;
-}
 
 // ------------------------------------------------------------------------- kernels
 
@@ -331,7 +327,7 @@ function convCall(what: string, fn: (w: WasmExports) => (a: number, b: number, o
 
 export const wasmKernels: Partial<KernelMap> = {
   matmul(a, b, c, M, K, N, transA, transB, accumulate) {
-    if (anyF64(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
+    if (!allFloat32(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
     guarded((w) => {
       const pa = putF32(w, a as Float32Array, M * K);
       const pb = putF32(w, b as Float32Array, K * N);
@@ -342,22 +338,22 @@ export const wasmKernels: Partial<KernelMap> = {
   },
 
   conv2d(x, wt, out, g) {
-    if (anyF64(x, wt, out)) return tsKernels.conv2d(x, wt, out, g);
+    if (!allFloat32(x, wt, out)) return tsKernels.conv2d(x, wt, out, g);
     convCall('conv2d', (w) => w.mp_conv2d, x, convSizes(g).x, wt, convSizes(g).w, out, convSizes(g).y, g);
   },
 
   conv2dBackwardInput(dy, wt, dx, g) {
-    if (anyF64(dy, wt, dx)) return tsKernels.conv2dBackwardInput(dy, wt, dx, g);
+    if (!allFloat32(dy, wt, dx)) return tsKernels.conv2dBackwardInput(dy, wt, dx, g);
     convCall('conv2dBackwardInput', (w) => w.mp_conv2d_backward_input, dy, convSizes(g).y, wt, convSizes(g).w, dx, convSizes(g).x, g);
   },
 
   conv2dBackwardFilter(x, dy, dw, g) {
-    if (anyF64(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
+    if (!allFloat32(x, dy, dw)) return tsKernels.conv2dBackwardFilter(x, dy, dw, g);
     convCall('conv2dBackwardFilter', (w) => w.mp_conv2d_backward_filter, x, convSizes(g).x, dy, convSizes(g).y, dw, convSizes(g).w, g);
   },
 
   maxPool2d(x, out, argmax, g) {
-    if (anyF64(x, out)) return tsKernels.maxPool2d(x, out, argmax, g);
+    if (!allFloat32(x, out)) return tsKernels.maxPool2d(x, out, argmax, g);
     guarded((w) => {
       const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
       const nOut = g.N * g.C * g.OH * g.OW;
@@ -371,7 +367,7 @@ export const wasmKernels: Partial<KernelMap> = {
   },
 
   maxPool2dBackward(dy, argmax, dx, g) {
-    if (anyF64(dy, dx)) return tsKernels.maxPool2dBackward(dy, argmax, dx, g);
+    if (!allFloat32(dy, dx)) return tsKernels.maxPool2dBackward(dy, argmax, dx, g);
     guarded((w) => {
       const nOut = g.N * g.C * g.OH * g.OW;
       const pdy = putF32(w, dy as Float32Array, nOut);
@@ -385,7 +381,7 @@ export const wasmKernels: Partial<KernelMap> = {
   },
 
   avgPool2d(x, out, g) {
-    if (anyF64(x, out)) return tsKernels.avgPool2d(x, out, g);
+    if (!allFloat32(x, out)) return tsKernels.avgPool2d(x, out, g);
     guarded((w) => {
       const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
       const nOut = g.N * g.C * g.OH * g.OW;
@@ -397,7 +393,7 @@ export const wasmKernels: Partial<KernelMap> = {
   },
 
   avgPool2dBackward(dy, dx, g) {
-    if (anyF64(dy, dx)) return tsKernels.avgPool2dBackward(dy, dx, g);
+    if (!allFloat32(dy, dx)) return tsKernels.avgPool2dBackward(dy, dx, g);
     guarded((w) => {
       const pdy = putF32(w, dy as Float32Array, g.N * g.C * g.OH * g.OW);
       const nX = g.N * g.C * g.H * g.W;
@@ -409,7 +405,7 @@ export const wasmKernels: Partial<KernelMap> = {
   },
 
   channelMoments(x, mean, variance, N, C, HW) {
-    if (anyF64(x, mean, variance)) return tsKernels.channelMoments(x, mean, variance, N, C, HW);
+    if (!allFloat32(x, mean, variance)) return tsKernels.channelMoments(x, mean, variance, N, C, HW);
     guarded((w) => {
       const px = putF32(w, x as Float32Array, N * C * HW);
       const pm = alloc(w, C * 4);
@@ -421,7 +417,7 @@ export const wasmKernels: Partial<KernelMap> = {
   },
 
   channelAffine(x, mean, scale, shift, out, N, C, HW) {
-    if (anyF64(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
+    if (!allFloat32(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
     guarded((w) => {
       const n = N * C * HW;
       const px = putF32(w, x as Float32Array, n);
@@ -435,7 +431,7 @@ export const wasmKernels: Partial<KernelMap> = {
   },
 
   channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW) {
-    if (anyF64(dy, x, mean, invstd, sumDy, sumDyXhat)) {
+    if (!allFloat32(dy, x, mean, invstd, sumDy, sumDyXhat)) {
       return tsKernels.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
     }
     guarded((w) => {
