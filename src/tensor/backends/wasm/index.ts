@@ -32,7 +32,6 @@ interface WasmExports {
   mp_alloc(bytes: number): number;
   mp_alloc_permanent(bytes: number): number;
   mp_set_threads(n: number): void;
-  mp_get_threads(): number;
   mp_recover(): void;
   mp_workers_ready(): number;
   mp_worker_chunks(): number;

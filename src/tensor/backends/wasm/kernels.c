@@ -127,10 +127,6 @@ static struct {
   u64 job;    /* (function << 32) | context of the current job, read after a claim */
 } pool __attribute__((aligned(64)));
 
-/* Sequentially consistent loads (wasm i32/i64.atomic.load). */
-INLINE u64 fresh64(u64 *p) { return __atomic_load_n(p, SEQ); }
-INLINE int fresh32(int *p) { return __atomic_load_n(p, SEQ); }
-
 /*
  * memory.atomic.wait32 behind a call that is never inlined. V8's baseline compiler (Liftoff, Node 20)
  * lost values live across an inlined wait: par_join's loop then ended before the workers were done
@@ -164,18 +160,16 @@ EXPORT(mp_set_threads) void mp_set_threads(int n) {
   __atomic_store_n(&nthreads, n < 1 ? 1 : n > MAXT ? MAXT : n, SEQ);
 }
 
-EXPORT(mp_get_threads) int mp_get_threads(void) { return __atomic_load_n(&nthreads, SEQ); }
-
 static void run_chunks(int tid) {
   for (;;) {
-    u64 w = fresh64(&pool.word);
+    u64 w = __atomic_load_n(&pool.word, SEQ);
     const int n = (int)((w >> W_N_SHIFT) & W_MASK20), i = (int)(w & W_MASK20);
     if (i >= n) return;
     /* the CAS succeeds only if the word is unchanged, i.e. chunk i of this very job is unclaimed
        (par_start closes the previous job before writing new parameters), so the job read after it
        (function, context) is this job's: it cannot change before this chunk is counted done */
     if (!__atomic_compare_exchange_n(&pool.word, &w, w + 1, 0, SEQ, SEQ)) continue;
-    const u64 job = fresh64(&pool.job);
+    const u64 job = __atomic_load_n(&pool.job, SEQ);
     ((ChunkFn)(size_t)(u32)(job >> 32))((void *)(size_t)(u32)job, i, tid);
     if (tid > 0) __atomic_add_fetch(&worker_chunks, 1, SEQ);
     if (__atomic_add_fetch(&pool.done, 1, SEQ) == n) notify(&pool.done, 1);
@@ -220,7 +214,7 @@ EXPORT(mp_worker_crashed) void mp_worker_crashed(void) {
 EXPORT(mp_recover) void mp_recover(void) {
   /* no chunk can be claimed any more */
   __atomic_store_n(&pool.word, ((u64)gen_counter << W_GEN_SHIFT), SEQ);
-  while (fresh32(&pool.active) > 0) wait32(&pool.done, -1, 1000000ll);
+  while (__atomic_load_n(&pool.active, SEQ) > 0) wait32(&pool.done, -1, 1000000ll);
   __atomic_store_n(&pool.crashed, 0, SEQ);
   par_busy = 0;
   pend_active = 0;
@@ -264,9 +258,9 @@ static int par_join(void) {
   const int n = cur_n;
   int rc = 0;
   for (int s = 0;; s++) {
-    const int d = fresh32(&pool.done);
+    const int d = __atomic_load_n(&pool.done, SEQ);
     if (d >= n) break;
-    if (fresh32(&pool.crashed)) {
+    if (__atomic_load_n(&pool.crashed, SEQ)) {
       rc = -2;
       break;
     }
