@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prng, randF32, relErr, convGeom, sameBits } from './kernel-helpers.js';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import '../../src/tensor/backends/index.js';
 import { setThreads, getThreads } from '../../src/tensor/backends/index.js';
@@ -30,6 +31,16 @@ import { trainableNames, type Params } from '../../src/ir/graph.js';
 import { Sgd } from '../../src/train/optim.js';
 
 const TOL = 1e-5;
+
+const requireHere = createRequire(import.meta.url);
+
+/** The addon file the backend loads (installed package, else the development build), or ''. */
+function addonPath(): string {
+  for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
+    try { return requireHere.resolve(c); } catch { /* next */ }
+  }
+  return '';
+}
 const skip = nativeAvailable() ? false : 'native backend not built';
 
 function close(a: ArrayLike<number>, ref: ArrayLike<number>, what: string): void {
@@ -383,17 +394,9 @@ test('2 threads: the pool started, and large matmuls split over it stay == ts an
 });
 
 test('bad arguments throw JS errors instead of crashing', { skip }, async () => {
-  const { createRequire } = await import('node:module');
-  const req = createRequire(import.meta.url);
   type Loose = Record<"sgemm" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardFilter" | "channelMoments" | "channelAffine" |
     "channelBackwardSums" | "bnBackwardInput" | "elementwise", (...a: unknown[]) => void>;
-  const load = (): Loose | null => {
-    for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
-      try { return req(c) as Loose; } catch { /* next */ }
-    }
-    return null;
-  };
-  const addon = load();
+  const addon = addonPath() ? (requireHere(addonPath()) as Loose) : null;
   assert.throws(() => addon!.sgemm(new Float64Array(4), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /Float32Array/);
   assert.throws(() => addon!.sgemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /needs 4/);
   assert.throws(() => addon!.conv2d(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Int32Array(3)), /Int32Array of 16/);
@@ -496,13 +499,8 @@ test('METAPRUNE_BACKEND=native selects native; without the addon it falls back w
 });
 
 test('the pool size is per Node thread: a worker thread setting 1 leaves the main thread at 2', { skip }, async () => {
-  const { createRequire } = await import('node:module');
   const { Worker } = await import('node:worker_threads');
-  const req = createRequire(import.meta.url);
-  let path = '';
-  for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
-    try { path = req.resolve(c); break; } catch { /* next */ }
-  }
+  const path = addonPath();
   assert.ok(path, 'addon path not found');
   const prev = getThreads();
   setThreads(2);
@@ -530,13 +528,8 @@ test('the pool size is per Node thread: a worker thread setting 1 leaves the mai
 });
 
 test('the main thread and a worker thread using the pool at the same time both get exact results', { skip }, async () => {
-  const { createRequire } = await import('node:module');
   const { Worker } = await import('node:worker_threads');
-  const req = createRequire(import.meta.url);
-  let path = '';
-  for (const c of ['metaprune-native', '../../../native/build/Release/metaprune_native.node', '../../native/build/Release/metaprune_native.node']) {
-    try { path = req.resolve(c); break; } catch { /* next */ }
-  }
+  const path = addonPath();
   // the worker computes a reference alone, says so, then repeats it while the main thread does the same
   const code = `
     const { parentPort } = require('node:worker_threads');
