@@ -28,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnnl_conv.h"
+#include "geom.h"
+
 #define ADDON_VERSION "0.1.0"
 
 /* Floats of im2col scratch per batch (2 MiB): enough images per GEMM for the small 8x8 maps, while the
@@ -36,9 +39,6 @@
 #define COL_BUDGET ((size_t)512 << 10)
 #endif
 
-typedef struct {
-  int N, C, H, W, O, KH, KW, OH, OW, sH, sW, pH, pW, dH, dW, G;
-} geom_t;
 
 /* ------------------------------------------------------------------ argument helpers */
 
@@ -216,6 +216,7 @@ static int pool_nt = 0;      /* parts of the current job */
 static int pool_active = 0;  /* workers 1..pool_active-1 take part (the rest run on the caller) */
 static int pool_pending = 0; /* worker parts not finished yet */
 static int pool_workers = 0; /* workers created (ids 1..pool_workers); only grows, under pool_dispatch */
+static unsigned long par_regions = 0; /* calls that ran on more than one thread (pool, OpenMP or oneDNN) */
 
 /* Per Node thread (N-API environment) state: each JS thread that loads the addon sets its own count. */
 typedef struct {
@@ -293,6 +294,15 @@ static void pool_run(task_fn fn, void* arg, int nt) {
     fn(arg, 0, 1);
     return;
   }
+  __atomic_fetch_add(&par_regions, 1, __ATOMIC_RELAXED);
+#ifdef _OPENMP
+  /* Built with oneDNN (an OpenMP library): its OpenMP threads spin a while after each convolution,
+   * so a second pool of our own would fight them for the cores (2-thread batch norm ran no faster
+   * than 1-thread). Run the parts on OpenMP's team instead: part t on thread t, as with the pool. */
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; t++) fn(arg, t, nt);
+  return;
+#endif
   if (pthread_mutex_trylock(&pool_dispatch) != 0) {
     for (int t = 0; t < nt; t++) fn(arg, t, nt);
     return;
@@ -563,6 +573,14 @@ static int conv_setup(napi_env env, conv_job_t* j, size_t per_image, size_t tmp_
   return nt;
 }
 
+/* The convolution through oneDNN on this environment's thread count; 0 when it declined (see dnnl_conv.h). */
+static int dnnl_call(napi_env env, dnnl_conv_kind_t kind, const geom_t* g, const float* a, const float* b, float* out) {
+  const int nt = env_threads(env);
+  if (!dnnl_conv(kind, g, a, b, out, nt)) return 0;
+  if (nt > 1) __atomic_fetch_add(&par_regions, 1, __ATOMIC_RELAXED);
+  return 1;
+}
+
 /* Which convolution tensor an argument is: input-shaped, weight-shaped or output-shaped. */
 typedef enum { AS_X, AS_W, AS_Y } conv_role_t;
 
@@ -608,6 +626,7 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
     memset(out, 0, sizeof(float) * nOut);
     return NULL;
   }
+  if (dnnl_call(env, DNNL_FWD, &g, x, w, out)) return NULL;
   j.x = x;
   j.w = w;
   j.out = out;
@@ -634,6 +653,7 @@ static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info
     memset(dx, 0, sizeof(float) * nX);
     return NULL;
   }
+  if (dnnl_call(env, DNNL_BWD_DATA, &g, dy, w, dx)) return NULL;
   j.dy = dy;
   j.w = w;
   j.out = dx;
@@ -660,6 +680,7 @@ static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info inf
     memset(dw, 0, sizeof(float) * nW);
     return NULL;
   }
+  if (dnnl_call(env, DNNL_BWD_WEIGHTS, &g, x, dy, dw)) return NULL;
   j.x = x;
   j.dy = dy;
   j.out = dw;
@@ -1021,7 +1042,11 @@ static napi_value js_get_conv_threads(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* poolInfo(): { workers: threads created so far, parallel: openblas_get_parallel() (0 sequential, 1 pthreads, 2 OpenMP) }. */
+/*
+ * poolInfo(): { workers: pool threads created so far, parallel: openblas_get_parallel() (0 sequential,
+ * 1 pthreads, 2 OpenMP), openmp: parallel parts run on OpenMP's team instead of the pool (built with
+ * oneDNN), regions: calls that ran on more than one thread }.
+ */
 static napi_value js_pool_info(napi_env env, napi_callback_info info) {
   napi_value r, v;
   NAPI_OK(napi_create_object(env, &r));
@@ -1029,6 +1054,39 @@ static napi_value js_pool_info(napi_env env, napi_callback_info info) {
   NAPI_OK(napi_set_named_property(env, r, "workers", v));
   NAPI_OK(napi_create_int32(env, openblas_get_parallel(), &v));
   NAPI_OK(napi_set_named_property(env, r, "parallel", v));
+#ifdef _OPENMP
+  NAPI_OK(napi_get_boolean(env, true, &v));
+#else
+  NAPI_OK(napi_get_boolean(env, false, &v));
+#endif
+  NAPI_OK(napi_set_named_property(env, r, "openmp", v));
+  NAPI_OK(napi_create_double(env, (double)__atomic_load_n(&par_regions, __ATOMIC_RELAXED), &v));
+  NAPI_OK(napi_set_named_property(env, r, "regions", v));
+  return r;
+}
+
+/* setDnnl(on): route convolutions through oneDNN (when compiled in; on by default) or the im2col path. */
+static napi_value js_set_dnnl(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool on = false;
+  if (argc < 1 || !get_bool(env, argv[0], &on)) {
+    napi_throw_type_error(env, NULL, "metaprune-native: setDnnl takes a boolean");
+    return NULL;
+  }
+  dnnl_conv_enable(on);
+  return NULL;
+}
+
+/* getDnnl(): { compiled: built with oneDNN, enabled: convolutions go through it }. */
+static napi_value js_get_dnnl(napi_env env, napi_callback_info info) {
+  napi_value r, v;
+  NAPI_OK(napi_create_object(env, &r));
+  NAPI_OK(napi_get_boolean(env, dnnl_conv_compiled(), &v));
+  NAPI_OK(napi_set_named_property(env, r, "compiled", v));
+  NAPI_OK(napi_get_boolean(env, dnnl_conv_enabled(), &v));
+  NAPI_OK(napi_set_named_property(env, r, "enabled", v));
   return r;
 }
 
@@ -1062,6 +1120,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setConvThreads", NULL, js_set_conv_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getConvThreads", NULL, js_get_conv_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setDnnl", NULL, js_set_dnnl, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getDnnl", NULL, js_get_dnnl, NULL, NULL, NULL, napi_enumerable, NULL},
       {"poolInfo", NULL, js_pool_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, NULL, NULL, NULL, make_string(env, ADDON_VERSION), napi_enumerable, NULL},
       {"blas", NULL, NULL, NULL, NULL, make_string(env, blas), napi_enumerable, NULL},

@@ -51,4 +51,4 @@ export function getThreads(): number {
 
 /** Thread controls of the wasm backend (METAPRUNE_THREADS sets the initial count). */
 export { wasmThreadStats, wasmThreadsReady, type WasmThreadStats } from './wasm/index.js';
-export { nativeAvailable, nativeInfo, nativeThreadInfo } from './native/index.js';
+export { nativeAvailable, nativeInfo, nativeThreadInfo, setNativeDnnl } from './native/index.js';

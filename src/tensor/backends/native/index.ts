@@ -1,8 +1,8 @@
 /**
- * Optional native backend (float32): the `metaprune-native` N-API addon (native/, C + OpenBLAS)
- * computes matmul, the three convolution kernels, the batch-norm kernels and the relu / add /
- * batch-norm fast paths in place on the caller's arrays; pooling is the wasm backend's. Float64
- * inputs go to the `ts` reference kernels.
+ * Optional native backend (float32): the `metaprune-native` N-API addon (native/, C + OpenBLAS, and
+ * oneDNN for the convolutions when it was built with it) computes matmul, the three convolution
+ * kernels, the batch-norm kernels and the relu / add / batch-norm fast paths in place on the
+ * caller's arrays; pooling is the wasm backend's. Float64 inputs go to the `ts` reference kernels.
  *
  * The addon is an optional dependency built at install time; when it is missing (no compiler, no
  * OpenBLAS) this module registers nothing and `METAPRUNE_BACKEND=native` falls back with a notice
@@ -41,8 +41,15 @@ export interface NativeAddon {
   /** Threads (the caller's included) the addon's pool splits this JS thread's convolutions and large matmuls over. */
   setConvThreads(n: number): void;
   getConvThreads(): number;
-  /** Pool threads started so far; openblas_get_parallel() (0 sequential, 1 pthreads, 2 OpenMP). */
-  poolInfo(): { workers: number; parallel: number };
+  /**
+   * Pool threads started so far; openblas_get_parallel() (0 sequential, 1 pthreads, 2 OpenMP); whether
+   * parallel parts run on OpenMP's team (oneDNN builds) instead of the pool; calls that ran on more
+   * than one thread.
+   */
+  poolInfo(): { workers: number; parallel: number; openmp: boolean; regions: number };
+  /** Convolutions through oneDNN (when compiled in) or the addon's im2col + sgemm path. */
+  setDnnl(on: boolean): void;
+  getDnnl(): { compiled: boolean; enabled: boolean };
   readonly version: string;
   readonly blas: string;
 }
@@ -53,7 +60,8 @@ function isAddon(m: unknown): m is NativeAddon {
     typeof a.conv2dBackwardInput === 'function' && typeof a.conv2dBackwardFilter === 'function' &&
     typeof a.setThreads === 'function' && typeof a.setConvThreads === 'function' && typeof a.version === 'string' &&
     typeof a.channelMoments === 'function' && typeof a.channelAffine === 'function' &&
-    typeof a.channelBackwardSums === 'function' && typeof a.bnBackwardInput === 'function' && typeof a.elementwise === 'function';
+    typeof a.channelBackwardSums === 'function' && typeof a.bnBackwardInput === 'function' && typeof a.elementwise === 'function' &&
+    typeof a.setDnnl === 'function' && typeof a.getDnnl === 'function';
 }
 
 /** The installed package first, then a development build in native/ (from src/ or dist/src/). */
@@ -76,15 +84,29 @@ function load(): NativeAddon | null {
 }
 
 const addon: NativeAddon | null = process.env.METAPRUNE_NO_NATIVE === '1' ? null : load();
+// METAPRUNE_DNNL=0 keeps the convolutions on the addon's own im2col + sgemm path (comparisons, workarounds)
+if (process.env.METAPRUNE_DNNL === '0') addon?.setDnnl(false);
 
 /** True when the addon loaded (and, with wasm, the `native` backend is registered). */
 export function nativeAvailable(): boolean {
   return addon !== null && wasmAvailable();
 }
 
-/** Addon version and OpenBLAS configuration, or null when the addon is absent. */
-export function nativeInfo(): { version: string; blas: string } | null {
-  return addon === null ? null : { version: addon.version, blas: addon.blas };
+/**
+ * Addon version, OpenBLAS configuration and whether convolutions run through oneDNN (built with it
+ * and not switched off), or null when the addon is absent.
+ */
+export function nativeInfo(): { version: string; blas: string; dnnl: boolean } | null {
+  return addon === null ? null : { version: addon.version, blas: addon.blas, dnnl: addon.getDnnl().enabled };
+}
+
+/**
+ * Routes the native convolutions through oneDNN (`true`, the default when the addon was built with
+ * it) or the addon's own im2col + sgemm path; returns whether oneDNN is in use afterwards.
+ */
+export function setNativeDnnl(on: boolean): boolean {
+  addon?.setDnnl(on);
+  return addon?.getDnnl().enabled ?? false;
 }
 
 /**
@@ -98,7 +120,9 @@ export function setNativeThreads(n: number): void {
 }
 
 /** The addon's thread counts (pool, OpenBLAS), pool threads started and OpenBLAS's threading model. */
-export function nativeThreadInfo(): { threads: number; blasThreads: number; workers: number; parallel: number } | null {
+export function nativeThreadInfo(): {
+  threads: number; blasThreads: number; workers: number; parallel: number; openmp: boolean; regions: number;
+} | null {
   if (addon === null) return null;
   return { threads: addon.getConvThreads(), blasThreads: addon.getThreads(), ...addon.poolInfo() };
 }
