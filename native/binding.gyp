@@ -5,7 +5,7 @@
       "sources": ["src/addon.c", "src/dnnl_conv.c"],
       "defines": ["NAPI_VERSION=8"],
       "include_dirs": ["/usr/include/openblas"],
-      "cflags_c": ["-O3", "-std=c11", "-ffp-contract=off", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_c": ["-O3", "-std=c11", "-ffp-contract=off", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"],
       "ldflags": ["-pthread"],
       "libraries": ["-lopenblas"],
       "conditions": [

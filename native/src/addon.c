@@ -27,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "dnnl_conv.h"
 #include "geom.h"
@@ -706,6 +709,15 @@ static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info inf
  * never depend on the thread count.
  */
 
+/* The light kernels are memory- and conversion-bound loops: on x86-64 also compile an AVX2 copy
+ * (4 doubles per register instead of SSE2's 2), picked at load time. Same operations in the same
+ * order, so the same bits either way (no FMA: -ffp-contract=off). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE
+#endif
+
 /* Below this many elements a light call runs on the calling thread alone. */
 #ifndef LIGHT_PAR_MIN
 #define LIGHT_PAR_MIN ((size_t)1 << 16)
@@ -731,31 +743,41 @@ static int light_threads(napi_env env, size_t units, size_t elems) {
   return nt;
 }
 
-static double plane_sum(const float* x, int n) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+/* Four double lanes (lane k sums elements i ≡ k mod 4), combined as (l0 + l1) + (l2 + l3): GCC's
+ * vector extensions so the lanes are real SIMD lanes (it would not vectorize four scalar sums). */
+typedef double d4 __attribute__((vector_size(32)));
+typedef float f4 __attribute__((vector_size(16)));
+
+static inline d4 load_d4(const float* p) {
+  f4 v;
+  memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, d4);
+}
+
+static inline void store_f4(float* p, d4 v) {
+  const f4 r = __builtin_convertvector(v, f4);
+  memcpy(p, &r, sizeof r);
+}
+
+static inline double lanes_sum(d4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+WIDE static double plane_sum(const float* x, int n) {
+  d4 acc = {0, 0, 0, 0};
   int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += x[i];
-    s1 += x[i + 1];
-    s2 += x[i + 2];
-    s3 += x[i + 3];
-  }
-  double s = (s0 + s1) + (s2 + s3);
+  for (; i + 4 <= n; i += 4) acc += load_d4(x + i);
+  double s = lanes_sum(acc);
   for (; i < n; i++) s += x[i];
   return s;
 }
 
-static double plane_sqdev(const float* x, int n, double m) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+WIDE static double plane_sqdev(const float* x, int n, double m) {
+  d4 acc = {0, 0, 0, 0};
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    const double d0 = x[i] - m, d1 = x[i + 1] - m, d2 = x[i + 2] - m, d3 = x[i + 3] - m;
-    s0 += d0 * d0;
-    s1 += d1 * d1;
-    s2 += d2 * d2;
-    s3 += d3 * d3;
+    const d4 d = load_d4(x + i) - m;
+    acc += d * d;
   }
-  double s = (s0 + s1) + (s2 + s3);
+  double s = lanes_sum(acc);
   for (; i < n; i++) {
     const double d = x[i] - m;
     s += d * d;
@@ -763,7 +785,7 @@ static double plane_sqdev(const float* x, int n, double m) {
   return s;
 }
 
-static void moments_part(void* p, int t, int nt) {
+WIDE static void moments_part(void* p, int t, int nt) {
   const light_job_t* j = p;
   size_t c0, c1;
   part_range((size_t)j->C, t, nt, &c0, &c1);
@@ -779,7 +801,7 @@ static void moments_part(void* p, int t, int nt) {
   }
 }
 
-static void backward_sums_part(void* p, int t, int nt) {
+WIDE static void backward_sums_part(void* p, int t, int nt) {
   const light_job_t* j = p;
   size_t c0, c1;
   part_range((size_t)j->C, t, nt, &c0, &c1);
@@ -790,20 +812,14 @@ static void backward_sums_part(void* p, int t, int nt) {
     for (int n = 0; n < j->N; n++) {
       const size_t o = ((size_t)n * j->C + c) * HW;
       const float *d = j->dy + o, *x = j->x + o;
-      double s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      d4 sa = {0, 0, 0, 0}, ta = {0, 0, 0, 0};
       int i = 0;
       for (; i + 4 <= HW; i += 4) {
-        const double d0 = d[i], d1 = d[i + 1], d2 = d[i + 2], d3 = d[i + 3];
-        s0 += d0;
-        s1 += d1;
-        s2 += d2;
-        s3 += d3;
-        t0 += d0 * (x[i] - m);
-        t1 += d1 * (x[i + 1] - m);
-        t2 += d2 * (x[i + 2] - m);
-        t3 += d3 * (x[i + 3] - m);
+        const d4 dv = load_d4(d + i);
+        sa += dv;
+        ta += dv * (load_d4(x + i) - m);
       }
-      double ps = (s0 + s1) + (s2 + s3), pt = (t0 + t1) + (t2 + t3);
+      double ps = lanes_sum(sa), pt = lanes_sum(ta);
       for (; i < HW; i++) {
         const double di = d[i];
         ps += di;
@@ -818,7 +834,7 @@ static void backward_sums_part(void* p, int t, int nt) {
 }
 
 /* o1 = (x - mean[c]) * a[c] + b[c] (in double, rounded), then, with k1, o1 = o1 + k1[c] * dy (in double, rounded); planes split. */
-static void affine_part(void* p, int t, int nt) {
+WIDE static void affine_part(void* p, int t, int nt) {
   const light_job_t* j = p;
   size_t p0, p1;
   part_range((size_t)j->N * j->C, t, nt, &p0, &p1);
@@ -828,22 +844,28 @@ static void affine_part(void* p, int t, int nt) {
     const double m = j->mean[c], s = j->a[c], b = j->b[c];
     const float* x = j->x + o;
     float* out = j->o1 + o;
+    int i = 0;
     if (j->k1 != NULL) {
       const double k = j->k1[c];
       const float* d = j->dy + o;
-      for (int i = 0; i < HW; i++) {
+      for (; i + 4 <= HW; i += 4) {
+        const d4 u = __builtin_convertvector(__builtin_convertvector((load_d4(x + i) - m) * s + b, f4), d4);
+        store_f4(out + i, u + k * load_d4(d + i));
+      }
+      for (; i < HW; i++) {
         const float u = (float)(((double)x[i] - m) * s + b);
         out[i] = (float)((double)u + k * (double)d[i]);
       }
     } else {
-      for (int i = 0; i < HW; i++) out[i] = (float)(((double)x[i] - m) * s + b);
+      for (; i + 4 <= HW; i += 4) store_f4(out + i, (load_d4(x + i) - m) * s + b);
+      for (; i < HW; i++) out[i] = (float)(((double)x[i] - m) * s + b);
     }
   }
 }
 
 enum { EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2 };
 
-static void elementwise_part(void* p, int t, int nt) {
+WIDE static void elementwise_part(void* p, int t, int nt) {
   const light_job_t* j = p;
   size_t lo, hi;
   part_range(j->n, t, nt, &lo, &hi);
@@ -1096,7 +1118,26 @@ static napi_value make_string(napi_env env, const char* s) {
   return v;
 }
 
+/*
+ * Every op returns a fresh Float32Array (1-4 MB for ResNet-20 at batch 64) and V8 frees them only at
+ * GC, so with glibc's defaults each big array is a fresh mmap: page faults on first touch (~0.9 ms
+ * per 4 MB, serialised across threads), several times the ReLU that fills it. Serving them from the
+ * heap and keeping freed memory there makes them ~3x cheaper (bench/perf.ts: a few % of a step, more
+ * at 2 threads). Process-wide, so only when the addon loads; METAPRUNE_MALLOPT=0 leaves glibc alone.
+ */
+static void tune_malloc(void) {
+#ifdef __GLIBC__
+  const char* v = getenv("METAPRUNE_MALLOPT");
+  if (v != NULL && strcmp(v, "0") == 0) return;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit) */
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
+static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
+
 static napi_value init(napi_env env, napi_value exports) {
+  pthread_once(&malloc_once, tune_malloc);
   env_state_t* st = malloc(sizeof *st);
   if (st == NULL || napi_set_instance_data(env, st, free_env_state, NULL) != napi_ok) {
     free(st);
