@@ -1,16 +1,36 @@
 /** Functional forward pass of an IR graph on the engine. */
 import type { Tensor } from '../tensor/tensor.js';
-import { GraphError, indexGraph, type ModelGraph, type Params } from './graph.js';
+import { GraphError, indexGraph, type GraphIndex, type ModelGraph, type NodeDef, type Params } from './graph.js';
 import { forwardNode, type ForwardMode } from './ops.js';
 
 export interface ForwardOptions extends Partial<ForwardMode> {
   /** Also return these intermediate outputs by node name. */
   capture?: readonly string[];
+  /**
+   * Let a ReLU or a two-input add write into the storage of an input nothing else reads (default
+   * true): saves an allocation per such node. Off only to compare.
+   */
+  inPlace?: boolean;
+}
+
+/** Ops whose backward never reads their own output: a sole consumer may overwrite it. */
+const OVERWRITABLE: ReadonlySet<NodeDef['op']> = new Set(['conv2d', 'batchnorm', 'add', 'linear']);
+
+/**
+ * Index of the input of n (a relu or a two-input add) that n may overwrite, or -1: one whose only
+ * consumer is n, that is neither the graph output nor captured, and whose producer's backward does
+ * not read it (relu's and add's own backward never read their inputs).
+ */
+function inPlaceInput(n: NodeDef, index: GraphIndex, output: string, capture: ReadonlySet<string>): number {
+  if (n.op !== 'relu' && !(n.op === 'add' && n.inputs.length === 2 && n.inputs[0] !== n.inputs[1])) return -1;
+  return n.inputs.findIndex((i) => index.consumers.get(i)!.length === 1 && i !== output && !capture.has(i) &&
+    OVERWRITABLE.has(index.byName.get(i)!.op));
 }
 
 /**
  * Runs the graph on input x [N, ...inputShape]. Intermediates are released as soon as their last
- * consumer has run. BN in training mode updates running statistics in place.
+ * consumer has run. BN in training mode updates running statistics in place. ReLUs and residual
+ * adds write into an input only they read (see ForwardOptions.inPlace).
  */
 export function forward(g: ModelGraph, params: Params, x: Tensor, opts: ForwardOptions = {}): Tensor {
   return forwardWithCapture(g, params, x, opts).output;
@@ -18,7 +38,8 @@ export function forward(g: ModelGraph, params: Params, x: Tensor, opts: ForwardO
 
 export function forwardWithCapture(g: ModelGraph, params: Params, x: Tensor, opts: ForwardOptions = {}): { output: Tensor; captured: Map<string, Tensor> } {
   const mode: ForwardMode = { training: opts.training ?? false };
-  const { consumers } = indexGraph(g);
+  const index = indexGraph(g);
+  const { consumers } = index;
   const remaining = new Map<string, number>();
   for (const n of g.nodes) remaining.set(n.name, consumers.get(n.name)!.length);
   const values = new Map<string, Tensor>();
@@ -28,7 +49,7 @@ export function forwardWithCapture(g: ModelGraph, params: Params, x: Tensor, opt
     const xs = n.op === 'input' ? [x] : n.inputs.map((i) => values.get(i)!);
     let y: Tensor;
     try {
-      y = forwardNode(n, xs, params, mode);
+      y = forwardNode(n, xs, params, mode, opts.inPlace === false ? -1 : inPlaceInput(n, index, g.output, capture));
     } catch (e) {
       if (e instanceof GraphError) throw e;
       throw new GraphError(`model '${g.name}', node '${n.name}' (${n.op}): ${(e as Error).message}`);

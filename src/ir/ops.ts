@@ -4,7 +4,7 @@
  * Adding an op means one entry here (and its pruning rule in prune/).
  */
 import type { Tensor } from '../tensor/tensor.js';
-import { add, relu, relu6 } from '../tensor/ops/elementwise.js';
+import { add, addInPlace, relu, reluInPlace, relu6 } from '../tensor/ops/elementwise.js';
 import { linear } from '../tensor/ops/matmul.js';
 import { flatten } from '../tensor/ops/reshape.js';
 import { concat } from '../tensor/ops/shape.js';
@@ -102,8 +102,9 @@ function param(params: Params, name: string, node: NodeDef): Tensor {
 /**
  * Runs one node on the engine. BN in training mode updates its running buffers in place; they are
  * passed detached (same storage) so differentiating over a whole Params record, buffers included, works.
+ * inPlace ≥ 0: a relu or two-input add may write into xs[inPlace] (the caller knows nothing else reads it).
  */
-export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: ForwardMode): Tensor {
+export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: ForwardMode, inPlace = -1): Tensor {
   const p = (role: string) => param(params, `${node.name}.${role}`, node);
   switch (node.op) {
     case 'input':
@@ -129,9 +130,10 @@ export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: F
     case 'concat':
       return concat(xs, 1);
     case 'add':
+      if (inPlace >= 0 && xs.length === 2) return addInPlace(xs[inPlace], xs[1 - inPlace]);
       return xs.slice(1).reduce((acc, t) => add(acc, t), xs[0]);
     case 'relu':
-      return relu(xs[0]);
+      return inPlace === 0 ? reluInPlace(xs[0]) : relu(xs[0]);
     case 'relu6':
       return relu6(xs[0]);
     case 'identity':

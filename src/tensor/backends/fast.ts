@@ -9,15 +9,16 @@ import { getBackend, type BackendName } from '../registry.js';
 
 /**
  * Every helper returns fresh arrays (taken straight from the backend's memory, so no separate
- * zero-fill), never views into backend memory.
+ * zero-fill), never views into backend memory, except that relu and add write into `out` when
+ * given (which may be their first input: element i is read before it is written).
  */
 export interface FastOps {
   /** x > 0 ? x : 0 (NaN and -0 give +0). */
-  relu(x: Float32Array): Float32Array;
+  relu(x: Float32Array, out?: Float32Array): Float32Array;
   /** y > 0 ? g : 0, with y the relu output. */
   reluBackward(y: Float32Array, g: Float32Array): Float32Array;
   /** a + b, same length. */
-  add(a: Float32Array, b: Float32Array): Float32Array;
+  add(a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array;
   /** conv2d(x, w) (the `conv2d` kernel). */
   conv2d(x: Float32Array, w: Float32Array, g: ConvGeom): Float32Array;
   /**

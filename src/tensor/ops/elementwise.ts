@@ -47,19 +47,28 @@ function broadcastGrad(g: Buf, a: Tensor, b: Tensor, shape: number[], target: Te
   return reduceToShape(out, shape, target.shape, target.dtype);
 }
 
-/** Same-shape a + b without a per-element closure call (the residual-add hot path). */
-function addSameShape(a: Tensor, b: Tensor): Tensor {
+/** Same-shape a + b without a per-element closure call (the residual-add hot path); into a's storage when inPlace. */
+function addSameShape(a: Tensor, b: Tensor, inPlace = false): Tensor {
   const dtype = checkDtypes('add', a, b);
   const x = a.data, y = b.data;
   const f = fastFor(a.size, x, y);
   let o: Buf;
   if (f) {
-    o = f.add(x as Float32Array, y as Float32Array);
+    o = f.add(x as Float32Array, y as Float32Array, inPlace ? x as Float32Array : undefined);
   } else {
-    o = allocBuf(dtype, a.size);
+    o = inPlace ? x : allocBuf(dtype, a.size);
     for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
   }
   return record(new Tensor(o, a.shape), 'add', [a, b], (g) => [a.requiresGrad ? g : null, b.requiresGrad ? g : null]);
+}
+
+/**
+ * a + b written into a's storage (same shapes; otherwise an ordinary add). For callers that know
+ * nothing will read a's values again, backward passes included (ir/forward.ts): the add's own
+ * gradient needs no values, so only a's producer and other readers of a matter.
+ */
+export function addInPlace(a: Tensor, b: Tensor): Tensor {
+  return sameShape(a.shape, b.shape) ? addSameShape(a, b, true) : add(a, b);
 }
 
 export function add(a: Tensor, bv: Operand): Tensor {
@@ -161,13 +170,25 @@ export const sqrt = unary('sqrt', Math.sqrt, (_x, y) => 0.5 / y);
 export const abs = unary('abs', Math.abs, (x) => (x > 0 ? 1 : x < 0 ? -1 : 0));
 /** ReLU with dedicated loops: it runs after every conv, so no per-element closure calls. */
 export function relu(a: Tensor): Tensor {
+  return reluInto(a, false);
+}
+
+/**
+ * relu(a) written into a's storage. For callers that know nothing will read a's values again,
+ * backward passes included (ir/forward.ts): relu's own gradient reads only its output.
+ */
+export function reluInPlace(a: Tensor): Tensor {
+  return reluInto(a, true);
+}
+
+function reluInto(a: Tensor, inPlace: boolean): Tensor {
   const x = a.data;
   const f = fastFor(a.size, x);
   let o: Buf;
   if (f) {
-    o = f.relu(x as Float32Array);
+    o = f.relu(x as Float32Array, inPlace ? x as Float32Array : undefined);
   } else {
-    o = allocBuf(a.dtype, a.size);
+    o = inPlace ? x : allocBuf(a.dtype, a.size);
     for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
   }
   return record(new Tensor(o, a.shape), 'relu', [a], (g) => {

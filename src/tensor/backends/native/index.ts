@@ -190,8 +190,7 @@ export const nativeKernels: Partial<KernelMap> = {
 const EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2;
 
 export const nativeFastOps: FastOps = {
-  relu(x) {
-    const out = new Float32Array(x.length);
+  relu(x, out = new Float32Array(x.length)) {
     A().elementwise(EW_RELU, x, null, out);
     return out;
   },
@@ -200,8 +199,7 @@ export const nativeFastOps: FastOps = {
     A().elementwise(EW_RELU_BACKWARD, y, g, out);
     return out;
   },
-  add(a, b) {
-    const out = new Float32Array(a.length);
+  add(a, b, out = new Float32Array(a.length)) {
     A().elementwise(EW_ADD, a, b, out);
     return out;
   },

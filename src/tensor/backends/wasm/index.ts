@@ -452,14 +452,16 @@ export const wasmKernels: Partial<KernelMap> = {
 
 const EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2;
 
-function elementwise(op: number, a: Float32Array, b: Float32Array | null): Float32Array {
+function elementwise(op: number, a: Float32Array, b: Float32Array | null, dst?: Float32Array): Float32Array {
   const n = a.length;
   return guarded((w) => {
     const pa = putF32(w, a, n);
     const pb = b === null ? 0 : putF32(w, b, n);
     const po = alloc(w, n * 4);
     w.mp_elementwise(op, pa, pb, po, n);
-    return takeF32(po, n);
+    if (dst === undefined) return takeF32(po, n);
+    getF32(po, dst, n);
+    return dst;
   });
 }
 
@@ -514,14 +516,14 @@ function runJob(w: WasmExports, job: number, what: string, feeds: Feed[], bytes:
 }
 
 export const wasmFastOps: FastOps = {
-  relu(x) {
-    return elementwise(EW_RELU, x, null);
+  relu(x, out) {
+    return elementwise(EW_RELU, x, null, out);
   },
   reluBackward(y, g) {
     return elementwise(EW_RELU_BACKWARD, y, g);
   },
-  add(a, b) {
-    return elementwise(EW_ADD, a, b);
+  add(a, b, out) {
+    return elementwise(EW_ADD, a, b, out);
   },
   conv2d(x, wt, g) {
     return guarded((w) => {
