@@ -584,6 +584,15 @@ static int dnnl_call(napi_env env, dnnl_conv_kind_t kind, const geom_t* g, const
   return 1;
 }
 
+/* Both convolution gradients through oneDNN (see dnnl_conv_backward); 0 when it declined. */
+static int dnnl_call_backward(napi_env env, const geom_t* g, const float* dy, const float* w, const float* x, float* dx,
+                              float* dw) {
+  const int nt = env_threads(env);
+  if (!dnnl_conv_backward(g, dy, w, x, dx, dw, nt)) return 0;
+  if (nt > 1) __atomic_fetch_add(&par_regions, 1, __ATOMIC_RELAXED);
+  return 1;
+}
+
 /* Which convolution tensor an argument is: input-shaped, weight-shaped or output-shaped. */
 typedef enum { AS_X, AS_W, AS_Y } conv_role_t;
 
@@ -640,55 +649,47 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* conv2dBackwardInput(dy, w, dx, geom): overwrites dx[N,C,H,W]. */
-static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info) {
-  conv_job_t j = {0};
-  float* a[3];
-  if (!conv_args(env, info, (const char* const[]){"dy", "w", "dx"}, (const conv_role_t[]){AS_Y, AS_W, AS_X}, a, &j.g))
-    return NULL;
-  float *dy = a[0], *w = a[1], *dx = a[2];
+/* dx[N,C,H,W] = input gradient of the convolution g for dy and w (overwritten); false with a JS exception set. */
+static bool conv_dx(napi_env env, const geom_t* gp, const float* dy, const float* w, float* dx) {
+  conv_job_t j = {.g = *gp};
   const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nX = (size_t)g.N * g.C * g.H * g.W;
-  if (nX == 0) return NULL;
+  if (nX == 0) return true;
   if (CK == 0 || OHW == 0 || Og == 0) {
     memset(dx, 0, sizeof(float) * nX);
-    return NULL;
+    return true;
   }
-  if (dnnl_call(env, DNNL_BWD_DATA, &g, dy, w, dx)) return NULL;
+  if (dnnl_call(env, DNNL_BWD_DATA, &g, dy, w, dx)) return true;
   j.dy = dy;
   j.w = w;
   j.out = dx;
   const int nt = conv_setup(env, &j, (CK + Og) * OHW, (size_t)Og * OHW, 0);
-  if (nt == 0) return NULL;
+  if (nt == 0) return false;
   pool_run(conv_dx_part, &j, nt);
   free(j.scratch);
-  return NULL;
+  return true;
 }
 
-/* conv2dBackwardFilter(x, dy, dw, geom): overwrites dw[O,C/G,KH,KW]. */
-static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info info) {
-  conv_job_t j = {0};
-  float* a[3];
-  if (!conv_args(env, info, (const char* const[]){"x", "dy", "dw"}, (const conv_role_t[]){AS_X, AS_Y, AS_W}, a, &j.g))
-    return NULL;
-  float *x = a[0], *dy = a[1], *dw = a[2];
+/* dw[O,C/G,KH,KW] = filter gradient of the convolution g for x and dy (overwritten); false with a JS exception set. */
+static bool conv_dw(napi_env env, const geom_t* gp, const float* x, const float* dy, float* dw) {
+  conv_job_t j = {.g = *gp};
   const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nW = (size_t)g.O * CK;
-  if (nW == 0) return NULL;
+  if (nW == 0) return true;
   if (g.N == 0 || OHW == 0) {
     memset(dw, 0, sizeof(float) * nW);
-    return NULL;
+    return true;
   }
-  if (dnnl_call(env, DNNL_BWD_WEIGHTS, &g, x, dy, dw)) return NULL;
+  if (dnnl_call(env, DNNL_BWD_WEIGHTS, &g, x, dy, dw)) return true;
   j.x = x;
   j.dy = dy;
   j.out = dw;
   const int nt = conv_setup(env, &j, (CK + Og) * OHW, (size_t)Og * OHW, nW);
-  if (nt == 0) return NULL;
+  if (nt == 0) return false;
   pool_run(conv_dw_part, &j, nt);
   /* dw = ((dw₀ + dw₁) + dw₂) + …, in thread order */
   for (int t = 1; t < nt; t++) {
@@ -696,6 +697,63 @@ static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info inf
     for (size_t i = 0; i < nW; i++) dw[i] += p[i];
   }
   free(j.scratch);
+  return true;
+}
+
+/* conv2dBackwardInput(dy, w, dx, geom): overwrites dx[N,C,H,W]. */
+static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info) {
+  geom_t g;
+  float* a[3];
+  if (!conv_args(env, info, (const char* const[]){"dy", "w", "dx"}, (const conv_role_t[]){AS_Y, AS_W, AS_X}, a, &g))
+    return NULL;
+  conv_dx(env, &g, a[0], a[1], a[2]);
+  return NULL;
+}
+
+/* conv2dBackwardFilter(x, dy, dw, geom): overwrites dw[O,C/G,KH,KW]. */
+static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info info) {
+  geom_t g;
+  float* a[3];
+  if (!conv_args(env, info, (const char* const[]){"x", "dy", "dw"}, (const conv_role_t[]){AS_X, AS_Y, AS_W}, a, &g))
+    return NULL;
+  conv_dw(env, &g, a[0], a[1], a[2]);
+  return NULL;
+}
+
+/*
+ * conv2dBackward(dy, w, x, dx, dw, geom): both gradients (dx or dw may be null: not wanted); with
+ * oneDNN, dy is reordered into its layout once for both.
+ */
+static napi_value js_conv2d_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, "metaprune-native: conv2dBackward takes (dy, w, x, dx | null, dw | null, geometry)");
+    return NULL;
+  }
+  geom_t g;
+  if (!get_geom(env, argv[5], &g)) return NULL;
+  const char* const names[5] = {"dy", "w", "x", "dx", "dw"};
+  const conv_role_t roles[5] = {AS_Y, AS_W, AS_X, AS_X, AS_W};
+  const size_t sizes[3] = {
+      (size_t)g.N * g.C * g.H * g.W,
+      (size_t)g.O * (g.C / g.G) * g.KH * g.KW,
+      (size_t)g.N * g.O * g.OH * g.OW,
+  };
+  float* p[5] = {NULL};
+  for (int i = 0; i < 5; i++) {
+    napi_valuetype t;
+    NAPI_OK(napi_typeof(env, argv[i], &t));
+    if (i >= 3 && t == napi_null) continue;
+    size_t len;
+    if (!get_f32(env, argv[i], names[i], &p[i], &len) || !need(env, names[i], len, sizes[roles[i]])) return NULL;
+  }
+  if (p[3] != NULL && p[4] != NULL && sizes[0] > 0 && sizes[1] > 0 && sizes[2] > 0 &&
+      dnnl_call_backward(env, &g, p[0], p[1], p[2], p[3], p[4]))
+    return NULL;
+  if (p[3] != NULL && !conv_dx(env, &g, p[0], p[1], p[3])) return NULL;
+  if (p[4] != NULL) conv_dw(env, &g, p[2], p[0], p[4]);
   return NULL;
 }
 
@@ -1152,6 +1210,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"conv2d", NULL, js_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardInput", NULL, js_conv2d_backward_input, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardFilter", NULL, js_conv2d_backward_filter, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBackward", NULL, js_conv2d_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelMoments", NULL, js_channel_moments, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffine", NULL, js_channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelBackwardSums", NULL, js_channel_backward_sums, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -21,6 +21,10 @@
 int dnnl_conv(dnnl_conv_kind_t kind, const geom_t* g, const float* a, const float* b, float* out, int threads) {
   return 0;
 }
+int dnnl_conv_backward(const geom_t* g, const float* dy, const float* w, const float* x, float* dx, float* dw,
+                       int threads) {
+  return 0;
+}
 int dnnl_conv_compiled(void) { return 0; }
 void dnnl_conv_enable(int on) {}
 int dnnl_conv_enabled(void) { return 0; }
@@ -231,20 +235,27 @@ static entry_t* lookup(state_t* st, dnnl_conv_kind_t kind, const geom_t* g, int 
   return victim;
 }
 
-/* Points e's reordered tensors and scratchpad into the arena (grown when needed). */
-static int bind_arena(state_t* st, entry_t* e) {
+/* Arena bytes e needs: its reordered tensors and its scratchpad. */
+static size_t entry_bytes(const entry_t* e) {
   size_t need = e->scratch_bytes;
   for (int i = 0; i < 3; i++) need += e->port[i].bytes;
-  if (need > st->arena_bytes) {
-    free(st->arena);
-    st->arena = NULL;
-    st->arena_bytes = 0;
-    void* p = NULL;
-    if (posix_memalign(&p, ALIGN, need) != 0) return 0;
-    st->arena = p;
-    st->arena_bytes = need;
-  }
-  char* at = st->arena;
+  return need;
+}
+
+static int grow_arena(state_t* st, size_t need) {
+  if (need <= st->arena_bytes) return 1;
+  free(st->arena);
+  st->arena = NULL;
+  st->arena_bytes = 0;
+  void* p = NULL;
+  if (posix_memalign(&p, ALIGN, need) != 0) return 0;
+  st->arena = p;
+  st->arena_bytes = need;
+  return 1;
+}
+
+/* Points e's reordered tensors and scratchpad into the arena at `at` (entry_bytes(e) bytes). */
+static int bind(entry_t* e, char* at) {
   for (int i = 0; i < 3; i++) {
     port_t* p = &e->port[i];
     if (p->inner == NULL) continue;
@@ -258,16 +269,15 @@ static int run(state_t* st, dnnl_primitive_t prim, int nargs, const dnnl_exec_ar
   return dnnl_primitive_execute(prim, st->stream, nargs, args) == dnnl_success;
 }
 
-static int execute(state_t* st, entry_t* e, const float* a, const float* b, float* out) {
-  if (!bind_arena(st, e)) return 0;
-  void* ptr[3] = {(void*)a, (void*)b, out};
+/* Submits e on ptr = {a, b, out} (bound); inputs whose bit is set in `ready` are already reordered. */
+static int submit(state_t* st, entry_t* e, void* const ptr[3], int ready) {
   dnnl_exec_arg_t args[4];
   int nargs = 3;
   for (int i = 0; i < 3; i++) {
     port_t* p = &e->port[i];
     if (dnnl_memory_set_data_handle(p->user, ptr[i]) != dnnl_success) return 0;
     args[i] = (dnnl_exec_arg_t){p->arg, p->inner ? p->inner : p->user};
-    if (i < 2 && p->reorder) {
+    if (i < 2 && p->reorder && !(ready & (1 << i))) {
       const dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->inner}};
       if (!run(st, p->reorder, 2, r)) return 0;
     }
@@ -279,7 +289,20 @@ static int execute(state_t* st, entry_t* e, const float* a, const float* b, floa
     const dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, o->inner}, {DNNL_ARG_TO, o->user}};
     if (!run(st, o->reorder, 2, r)) return 0;
   }
-  return dnnl_stream_wait(st->stream) == dnnl_success;
+  return 1;
+}
+
+static int execute(state_t* st, entry_t* e, const float* a, const float* b, float* out) {
+  void* const ptr[3] = {(void*)a, (void*)b, out};
+  return grow_arena(st, entry_bytes(e)) && bind(e, st->arena) && submit(st, e, ptr, 0) &&
+         dnnl_stream_wait(st->stream) == dnnl_success;
+}
+
+/* Whether two ports hold their tensor in the same oneDNN layout (so one reorder can serve both). */
+static int same_inner(const port_t* p, const port_t* q) {
+  const dnnl_memory_desc_t *a = NULL, *b = NULL;
+  return p->inner && q->inner && dnnl_memory_get_memory_desc(p->inner, &a) == dnnl_success &&
+         dnnl_memory_get_memory_desc(q->inner, &b) == dnnl_success && dnnl_memory_desc_equal(a, b);
 }
 
 static void state_free(void* p) {
@@ -317,6 +340,31 @@ int dnnl_conv(dnnl_conv_kind_t kind, const geom_t* g, const float* a, const floa
   omp_set_num_threads(threads);
   entry_t* e = lookup(st, kind, g, threads);
   return e->ok && execute(st, e, a, b, out);
+}
+
+int dnnl_conv_backward(const geom_t* g, const float* dy, const float* w, const float* x, float* dx, float* dw,
+                       int threads) {
+  if (!dnnl_conv_enabled()) return 0;
+  state_t* st = thread_state();
+  if (st == NULL) return 0;
+  omp_set_num_threads(threads);
+  entry_t* ed = lookup(st, DNNL_BWD_DATA, g, threads);
+  entry_t* ew = lookup(st, DNNL_BWD_WEIGHTS, g, threads);
+  /* (the second lookup cannot evict the first: it was just stamped the most recent) */
+  if (!ed->ok || !ew->ok) return 0;
+  const size_t nd = entry_bytes(ed);
+  if (!grow_arena(st, nd + entry_bytes(ew)) || !bind(ed, st->arena) || !bind(ew, st->arena + nd)) return 0;
+  /* dy in oneDNN's layout once for both gradients, when both primitives want the same layout */
+  const int share = same_inner(&ed->port[0], &ew->port[1]);
+  if (share) {
+    void* h = NULL;
+    if (dnnl_memory_get_data_handle(ed->port[0].inner, &h) != dnnl_success ||
+        dnnl_memory_set_data_handle(ew->port[1].inner, h) != dnnl_success)
+      return 0;
+  }
+  void* const pd[3] = {(void*)dy, (void*)w, dx};
+  void* const pw[3] = {(void*)x, (void*)dy, dw};
+  return submit(st, ed, pd, 0) && submit(st, ew, pw, share ? 2 : 0) && dnnl_stream_wait(st->stream) == dnnl_success;
 }
 
 #endif

@@ -18,6 +18,13 @@ typedef enum { DNNL_FWD = 0, DNNL_BWD_DATA = 1, DNNL_BWD_WEIGHTS = 2 } dnnl_conv
  */
 int dnnl_conv(dnnl_conv_kind_t kind, const geom_t* g, const float* a, const float* b, float* out, int threads);
 
+/*
+ * Both gradients of a convolution (dx from dy and w, dw from x and dy) with dy reordered into
+ * oneDNN's layout once; 1 when oneDNN computed both, 0 when the caller must (separately).
+ */
+int dnnl_conv_backward(const geom_t* g, const float* dy, const float* w, const float* x, float* dx, float* dw,
+                       int threads);
+
 /* Whether oneDNN is compiled in, and switched on (the default when compiled in). */
 int dnnl_conv_compiled(void);
 void dnnl_conv_enable(int on);

@@ -425,7 +425,7 @@ test('2 threads: the pool started, and large matmuls split over it stay == ts an
 });
 
 test('bad arguments throw JS errors instead of crashing', { skip }, async () => {
-  type Loose = Record<"sgemm" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardFilter" | "channelMoments" | "channelAffine" |
+  type Loose = Record<"sgemm" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardFilter" | "conv2dBackward" | "channelMoments" | "channelAffine" |
     "channelBackwardSums" | "bnBackwardInput" | "elementwise", (...a: unknown[]) => void>;
   const addon = addonPath() ? (requireHere(addonPath()) as Loose) : null;
   assert.throws(() => addon!.sgemm(new Float64Array(4), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false), /Float32Array/);
@@ -435,6 +435,13 @@ test('bad arguments throw JS errors instead of crashing', { skip }, async () => 
   const g1 = new Int32Array([1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1]);
   assert.throws(() => addon!.conv2d(new Float32Array(9), new Float32Array(9), new Float32Array(0), g1), /out has 0 elements, needs 1/);
   assert.throws(() => addon!.conv2dBackwardInput(new Float32Array(1), new Float32Array(9), new Float32Array(8), g1), /dx has 8 elements, needs 9/);
+  // the combined backward: dx / dw may be null, but arrays given are checked against their roles
+  const [dy1, w9, x9] = [new Float32Array(1), new Float32Array(9), new Float32Array(9)];
+  assert.throws(() => addon!.conv2dBackward(dy1, w9, x9, new Float32Array(8), null, g1), /dx has 8 elements, needs 9/);
+  assert.throws(() => addon!.conv2dBackward(dy1, w9, x9, null, new Float32Array(3), g1), /dw has 3 elements, needs 9/);
+  assert.throws(() => addon!.conv2dBackward(dy1, w9, null, null, null, g1), /x must be a Float32Array/);
+  assert.throws(() => addon!.conv2dBackward(dy1, w9, x9, null, null), /takes \(dy, w, x/);
+  addon!.conv2dBackward(dy1, w9, x9, null, null, g1); // nothing wanted: a no-op
   assert.throws(() => addon!.conv2dBackwardFilter(new Float32Array(9), new Float32Array(1), new Float32Array(8), g1), /dw has 8 elements, needs 9/);
   assert.throws(() => addon!.conv2d(new Float32Array(9)), /take \(a, b, out, geometry\)/);
   const f = (n: number): Float32Array => new Float32Array(n);

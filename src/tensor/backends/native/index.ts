@@ -24,6 +24,9 @@ export interface NativeAddon {
   conv2d(x: Float32Array, w: Float32Array, out: Float32Array, geom: Int32Array): void;
   conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: Int32Array): void;
   conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): void;
+  /** Both gradients (null: not wanted); with oneDNN, dy is reordered into its layout once for both. */
+  conv2dBackward(dy: Float32Array, w: Float32Array, x: Float32Array, dx: Float32Array | null, dw: Float32Array | null,
+    geom: Int32Array): void;
   /** Batch-norm kernels (the KernelMap ones, float32); sums in double, split over channels. */
   channelMoments(x: Float32Array, mean: Float32Array, variance: Float32Array, N: number, C: number, HW: number): void;
   channelAffine(x: Float32Array, mean: Float32Array, scale: Float32Array, shift: Float32Array, out: Float32Array,
@@ -58,6 +61,7 @@ function isAddon(m: unknown): m is NativeAddon {
   const a = m as Partial<Record<keyof NativeAddon, unknown>> | null;
   return a !== null && typeof a === 'object' && typeof a.sgemm === 'function' && typeof a.conv2d === 'function' &&
     typeof a.conv2dBackwardInput === 'function' && typeof a.conv2dBackwardFilter === 'function' &&
+    typeof a.conv2dBackward === 'function' &&
     typeof a.setThreads === 'function' && typeof a.setConvThreads === 'function' && typeof a.version === 'string' &&
     typeof a.channelMoments === 'function' && typeof a.channelAffine === 'function' &&
     typeof a.channelBackwardSums === 'function' && typeof a.bnBackwardInput === 'function' && typeof a.elementwise === 'function' &&
@@ -189,17 +193,26 @@ export const nativeKernels: Partial<KernelMap> = {
 
 const EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2;
 
+/**
+ * A Float32Array the kernel will overwrite completely, without the zero-fill of `new Float32Array`
+ * (0.41 -> 0.34 ms for a 4 MB relu output; the addon's kernels always write every element).
+ */
+function uninitF32(n: number): Float32Array {
+  const b = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(b.buffer, b.byteOffset, n);
+}
+
 export const nativeFastOps: FastOps = {
-  relu(x, out = new Float32Array(x.length)) {
+  relu(x, out = uninitF32(x.length)) {
     A().elementwise(EW_RELU, x, null, out);
     return out;
   },
   reluBackward(y, g) {
-    const out = new Float32Array(y.length);
+    const out = uninitF32(y.length);
     A().elementwise(EW_RELU_BACKWARD, y, g, out);
     return out;
   },
-  add(a, b, out = new Float32Array(a.length)) {
+  add(a, b, out = uninitF32(a.length)) {
     A().elementwise(EW_ADD, a, b, out);
     return out;
   },
@@ -207,7 +220,7 @@ export const nativeFastOps: FastOps = {
     const a = A();
     a.channelMoments(x, mean, variance, N, C, HW);
     const [scale, shift] = coefs();
-    const out = new Float32Array(N * C * HW);
+    const out = uninitF32(N * C * HW);
     a.channelAffine(x, mean, scale, shift, out, N, C, HW);
     return out;
   },
@@ -216,26 +229,19 @@ export const nativeFastOps: FastOps = {
     a.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
     if (!wantDx) return null;
     const [k1, k2, k3] = coefs();
-    const dx = new Float32Array(N * C * HW);
+    const dx = uninitF32(N * C * HW);
     a.bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW);
     return dx;
   },
   conv2d(x, w, g) {
-    const out = new Float32Array(g.N * g.O * g.OH * g.OW);
+    const out = uninitF32(g.N * g.O * g.OH * g.OW);
     A().conv2d(x, w, out, geomArray(g));
     return out;
   },
   conv2dBackward(dy, w, x, wantDx, wantDw, g) {
-    const geom = geomArray(g);
-    let dx: Float32Array | null = null, dw: Float32Array | null = null;
-    if (wantDx) {
-      dx = new Float32Array(g.N * g.C * g.H * g.W);
-      A().conv2dBackwardInput(dy, w, dx, geom);
-    }
-    if (wantDw) {
-      dw = new Float32Array(g.O * (g.C / g.groups) * g.KH * g.KW);
-      A().conv2dBackwardFilter(x, dy, dw, geom);
-    }
+    const dx = wantDx ? uninitF32(g.N * g.C * g.H * g.W) : null;
+    const dw = wantDw ? uninitF32(g.O * (g.C / g.groups) * g.KH * g.KW) : null;
+    if (dx !== null || dw !== null) A().conv2dBackward(dy, w, x, dx, dw, geomArray(g));
     return [dx, dw];
   },
 };
