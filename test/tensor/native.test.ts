@@ -79,6 +79,17 @@ test('native backend registers on top of wasm, with addon info', { skip }, () =>
   assert.match(info.blas, /OpenBLAS/);
 });
 
+test('loading the addon leaves the environment as it was (OpenMP policy set only for the load)', { skip }, () => {
+  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e',
+    `const n = await import(${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../../src/tensor/backends/native/index.js', import.meta.url))).href)});
+     console.log(JSON.stringify({ ok: n.nativeAvailable(), policy: process.env.OMP_WAIT_POLICY ?? null }));`], {
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'OMP_WAIT_POLICY' && k !== 'GOMP_SPINCOUNT')),
+    encoding: 'utf8', timeout: 60000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim()), { ok: true, policy: null });
+});
+
 test('the addon is built with oneDNN where its headers are installed, and METAPRUNE_DNNL=0 switches it off', { skip }, () => {
   const headers = existsSync('/usr/include/dnnl.h') && process.env.METAPRUNE_NATIVE_DNNL !== '0';
   if (process.env.METAPRUNE_DNNL !== '0') assert.equal(nativeInfo()!.dnnl, headers, 'oneDNN convolutions');

@@ -87,7 +87,27 @@ function load(): NativeAddon | null {
   return null;
 }
 
-const addon: NativeAddon | null = process.env.METAPRUNE_NO_NATIVE === '1' ? null : load();
+/**
+ * Loads the addon with OpenMP (which oneDNN and the addon's parallel loops run on) told to sleep
+ * rather than spin between parallel regions, unless the user chose a policy (OMP_WAIT_POLICY,
+ * GOMP_SPINCOUNT). Spinning threads are a little faster on an idle machine, but as soon as another
+ * busy process shares the cores each region waits for a descheduled spinner: a 2-thread ResNet-20
+ * step went from ~140 ms to 0.4-3 s beside one busy process (~0.3-0.45 s sleeping). libgomp
+ * reads its environment once, when the addon loads it; the variable is removed again afterwards so
+ * that child processes (e.g. the benchmark's PyTorch) see the user's environment.
+ */
+function loadWithOmpPolicy(): NativeAddon | null {
+  const env = process.env;
+  const choose = env.OMP_WAIT_POLICY === undefined && env.GOMP_SPINCOUNT === undefined;
+  if (choose) env.OMP_WAIT_POLICY = 'PASSIVE';
+  try {
+    return load();
+  } finally {
+    if (choose) delete env.OMP_WAIT_POLICY;
+  }
+}
+
+const addon: NativeAddon | null = process.env.METAPRUNE_NO_NATIVE === '1' ? null : loadWithOmpPolicy();
 // METAPRUNE_DNNL=0 keeps the convolutions on the addon's own im2col + sgemm path (comparisons, workarounds)
 if (process.env.METAPRUNE_DNNL === '0') addon?.setDnnl(false);
 
