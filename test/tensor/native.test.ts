@@ -82,7 +82,7 @@ test('native backend registers on top of wasm, with addon info', { skip }, () =>
 test('loading the addon leaves the environment as it was (OpenMP policy set only for the load)', { skip }, () => {
   const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e',
     `const n = await import(${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../../src/tensor/backends/native/index.js', import.meta.url))).href)});
-     console.log(JSON.stringify({ ok: n.nativeAvailable(), policy: process.env.OMP_WAIT_POLICY ?? null }));`], {
+     console.log(JSON.stringify({ ok: n.nativeAvailable(), policy: process.env.OMP_WAIT_POLICY ?? process.env.GOMP_SPINCOUNT ?? null }));`], {
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'OMP_WAIT_POLICY' && k !== 'GOMP_SPINCOUNT')),
     encoding: 'utf8', timeout: 60000,
   });

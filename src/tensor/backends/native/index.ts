@@ -88,22 +88,23 @@ function load(): NativeAddon | null {
 }
 
 /**
- * Loads the addon with OpenMP (which oneDNN and the addon's parallel loops run on) told to sleep
- * rather than spin between parallel regions, unless the user chose a policy (OMP_WAIT_POLICY,
- * GOMP_SPINCOUNT). Spinning threads are a little faster on an idle machine, but as soon as another
- * busy process shares the cores each region waits for a descheduled spinner: a 2-thread ResNet-20
- * step went from ~140 ms to 0.4-3 s beside one busy process (~0.3-0.45 s sleeping). libgomp
- * reads its environment once, when the addon loads it; the variable is removed again afterwards so
- * that child processes (e.g. the benchmark's PyTorch) see the user's environment.
+ * Loads the addon with OpenMP (which oneDNN and the addon's parallel loops run on) told to spin only
+ * briefly before sleeping between parallel regions (GOMP_SPINCOUNT=10000, some 10 µs), unless the
+ * user chose a policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT). libgomp's default spins long: as soon as
+ * another busy process shares the cores, each region waits for a descheduled spinner. 2-thread
+ * ResNet-20 step (bench/perf.ts shapes), idle machine / beside one busy process: default 139 /
+ * 440-3100 ms, 10000 spins 138 / 422 ms, passive (no spinning) ~150 / 265 ms. libgomp reads its
+ * environment once, when the addon loads it; the variable is removed again afterwards so that
+ * child processes (e.g. the benchmark's PyTorch) see the user's environment.
  */
 function loadWithOmpPolicy(): NativeAddon | null {
   const env = process.env;
   const choose = env.OMP_WAIT_POLICY === undefined && env.GOMP_SPINCOUNT === undefined;
-  if (choose) env.OMP_WAIT_POLICY = 'PASSIVE';
+  if (choose) env.GOMP_SPINCOUNT = '10000';
   try {
     return load();
   } finally {
-    if (choose) delete env.OMP_WAIT_POLICY;
+    if (choose) delete env.GOMP_SPINCOUNT;
   }
 }
 
