@@ -281,7 +281,7 @@ export async function benchPerf(): Promise<PerfRow[]> {
   const t0 = performance.now();
   const load0 = loadavg()[0];
   const configs: [PerfBackend, number][] = [['ts', 1], ['wasm', 1], ['wasm', 2]];
-  const { nativeAvailable } = await import('../src/tensor/backends/native/index.js');
+  const { nativeAvailable, nativeInfo } = await import('../src/tensor/backends/native/index.js');
   if (nativeAvailable()) configs.push(['native', 1], ['native', 2]);
   else process.stderr.write('perf: native backend not built (npm run build:native); no native rows\n');
   const rows: PerfRow[] = [];
@@ -300,6 +300,7 @@ export async function benchPerf(): Promise<PerfRow[]> {
     `metaprune perf: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
       `PyTorch ${tv ?? 'n/a'}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}; ` +
       `${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    ...(nativeAvailable() ? [`native backend: convolutions on ${nativeInfo()?.dnnl ? 'oneDNN' : 'im2col + OpenBLAS'}, GEMM on OpenBLAS`] : []),
     '',
   ];
   console.log(formatPerf(rows, header));
