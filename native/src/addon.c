@@ -622,31 +622,27 @@ static bool conv_args(napi_env env, napi_callback_info info, const char* const n
   return true;
 }
 
-/* conv2d(x, w, out, geom): out[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C/G,KH,KW]). */
-static napi_value js_conv2d(napi_env env, napi_callback_info info) {
-  conv_job_t j = {0};
-  float* a[3];
-  if (!conv_args(env, info, (const char* const[]){"x", "w", "out"}, (const conv_role_t[]){AS_X, AS_W, AS_Y}, a, &j.g))
-    return NULL;
-  float *x = a[0], *w = a[1], *out = a[2];
+/* out[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C/G,KH,KW]) (overwritten); false with a JS exception set. */
+static bool conv_fwd(napi_env env, const geom_t* gp, const float* x, const float* w, float* out) {
+  conv_job_t j = {.g = *gp};
   const geom_t g = j.g;
   const int Cg = g.C / g.G, Og = g.O / g.G;
   const size_t CK = (size_t)Cg * g.KH * g.KW, OHW = (size_t)g.OH * g.OW;
   const size_t nOut = (size_t)g.N * g.O * OHW;
-  if (nOut == 0) return NULL;
+  if (nOut == 0) return true;
   if (CK == 0) {
     memset(out, 0, sizeof(float) * nOut);
-    return NULL;
+    return true;
   }
-  if (dnnl_call(env, DNNL_FWD, &g, x, w, out)) return NULL;
+  if (dnnl_call(env, DNNL_FWD, &g, x, w, out)) return true;
   j.x = x;
   j.w = w;
   j.out = out;
   const int nt = conv_setup(env, &j, CK * OHW, (size_t)Og * OHW, 0);
-  if (nt == 0) return NULL;
+  if (nt == 0) return false;
   pool_run(conv_fwd_part, &j, nt);
   free(j.scratch);
-  return NULL;
+  return true;
 }
 
 /* dx[N,C,H,W] = input gradient of the convolution g for dy and w (overwritten); false with a JS exception set. */
@@ -700,24 +696,30 @@ static bool conv_dw(napi_env env, const geom_t* gp, const float* x, const float*
   return true;
 }
 
-/* conv2dBackwardInput(dy, w, dx, geom): overwrites dx[N,C,H,W]. */
-static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info) {
+typedef bool (*conv_fn)(napi_env env, const geom_t* g, const float* a, const float* b, float* out);
+
+/* A three-array convolution export: parses (a, b, out, geom) with the arrays' names and roles, runs fn. */
+static napi_value conv_export(napi_env env, napi_callback_info info, const char* const names[3],
+                              const conv_role_t roles[3], conv_fn fn) {
   geom_t g;
   float* a[3];
-  if (!conv_args(env, info, (const char* const[]){"dy", "w", "dx"}, (const conv_role_t[]){AS_Y, AS_W, AS_X}, a, &g))
-    return NULL;
-  conv_dx(env, &g, a[0], a[1], a[2]);
+  if (conv_args(env, info, names, roles, a, &g)) fn(env, &g, a[0], a[1], a[2]);
   return NULL;
+}
+
+/* conv2d(x, w, out, geom): out[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C/G,KH,KW]). */
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+  return conv_export(env, info, (const char* const[]){"x", "w", "out"}, (const conv_role_t[]){AS_X, AS_W, AS_Y}, conv_fwd);
+}
+
+/* conv2dBackwardInput(dy, w, dx, geom): overwrites dx[N,C,H,W]. */
+static napi_value js_conv2d_backward_input(napi_env env, napi_callback_info info) {
+  return conv_export(env, info, (const char* const[]){"dy", "w", "dx"}, (const conv_role_t[]){AS_Y, AS_W, AS_X}, conv_dx);
 }
 
 /* conv2dBackwardFilter(x, dy, dw, geom): overwrites dw[O,C/G,KH,KW]. */
 static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info info) {
-  geom_t g;
-  float* a[3];
-  if (!conv_args(env, info, (const char* const[]){"x", "dy", "dw"}, (const conv_role_t[]){AS_X, AS_Y, AS_W}, a, &g))
-    return NULL;
-  conv_dw(env, &g, a[0], a[1], a[2]);
-  return NULL;
+  return conv_export(env, info, (const char* const[]){"x", "dy", "dw"}, (const conv_role_t[]){AS_X, AS_Y, AS_W}, conv_dw);
 }
 
 /*
