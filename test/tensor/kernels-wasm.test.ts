@@ -177,6 +177,10 @@ test('conv2d / backward input, Winograd shapes: wasm == ts', () => {
     T.conv2dBackwardInput(dy, w, dx1, g);
     W('conv2dBackwardInput')(dy, w, dx2, g);
     close(dx2, dx1, `conv2dBackwardInput ${label}`);
+    const dw1 = new Float32Array(w.length), dw2 = new Float32Array(w.length).fill(3);
+    T.conv2dBackwardFilter(x, dy, dw1, g);
+    W('conv2dBackwardFilter')(x, dy, dw2, g);
+    close(dw2, dw1, `conv2dBackwardFilter ${label}`);
   }
 });
 
