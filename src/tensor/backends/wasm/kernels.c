@@ -1681,18 +1681,17 @@ static void wdw_transpose_dy(const float *dy, const ConvGeom *g, int Op, int oh0
   }
 }
 
-/*
- * One block into M (16 x Cp x Op): nbc images from x / dy (image pointers), tile rows [ty0, ty0 + rows).
- * buf: plane, V, D, yT.
- */
-static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const float *dy, int nbc, int ty0, int rows,
-                      float *M, float *buf) {
-  const int C = g->C, H = g->H, W = g->W, pH = g->padH, pW = g->padW, TWp = w->TWp, Wp = w->Wp, Op = w->Op;
-  const int HW = H * W, OHW = g->OH * g->OW;
-  const int per = rows * TWp, nt = nbc * per, nS = Op / 8;
-  float *pl = buf, *V = buf + w->plane, *D = V + w->vFloats, *yT = D + w->dFloats;
-  const size_t vx = (size_t)C * nt + WDW_SKEW, dx = (size_t)Op * nt + WDW_SKEW; /* ξ strides */
-  /* input transform: V[ξ][c][t] */
+#ifdef WDW_PROFILE
+#define WDW_PART __attribute__((noinline)) static
+#else
+#define WDW_PART static
+#endif
+
+/* Input tiles of nbc images (x: first image), tile rows [ty0, ty0 + rows) -> V[ξ][c][t] (ξ stride vx). */
+WDW_PART void wdw_input(const ConvGeom *g, const WdwGeom *w, const float *x, int nbc, int ty0, int rows, float *pl, float *V,
+                        size_t vx) {
+  const int C = g->C, H = g->H, W = g->W, pH = g->padH, pW = g->padW, TWp = w->TWp, Wp = w->Wp, HW = H * W;
+  const int per = rows * TWp, nt = nbc * per;
   for (int b = 0; b < nbc; b++) {
     for (int c = 0; c < C; c++) {
       const float *xc = x + ((size_t)b * C + c) * HW;
@@ -1707,16 +1706,19 @@ static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const
         copy_f32(row + pW, xc + (size_t)ih * W, W);
         for (int j = pW + W; j < Wp; j++) row[j] = 0.0f;
       }
+      /* tile row ty uses padded rows 2ty..2ty+3: walking down a column of tiles, the row
+         transforms of rows 2ty+2 and 2ty+3 are those of the next tile row's first two */
       float *vc = V + (size_t)c * nt + (size_t)b * per;
-      for (int ty = 0; ty < rows; ty++) {
-        const float *r0 = pl + (size_t)2 * ty * Wp;
-        for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
-          v128_t a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3;
-          wino_in_row(r0 + 2 * tx0, &a0, &a1, &a2, &a3);
-          wino_in_row(r0 + Wp + 2 * tx0, &b0, &b1, &b2, &b3);
-          wino_in_row(r0 + 2 * Wp + 2 * tx0, &c0, &c1, &c2, &c3);
-          wino_in_row(r0 + 3 * Wp + 2 * tx0, &d0, &d1, &d2, &d3);
+      for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
+        const float *r = pl + 2 * tx0;
+        v128_t a0, a1, a2, a3, b0, b1, b2, b3;
+        wino_in_row(r, &a0, &a1, &a2, &a3);
+        wino_in_row(r + Wp, &b0, &b1, &b2, &b3);
+        for (int ty = 0; ty < rows; ty++) {
+          const float *r2 = r + (size_t)(2 * ty + 2) * Wp;
           float *dst = vc + ty * TWp + tx0;
+          v128_t c0, c1, c2, c3, d0, d1, d2, d3;
+          wino_in_row(r2, &c0, &c1, &c2, &c3);
           wasm_v128_store(dst + 0 * vx, wasm_f32x4_sub(a0, c0));
           wasm_v128_store(dst + 1 * vx, wasm_f32x4_sub(a1, c1));
           wasm_v128_store(dst + 2 * vx, wasm_f32x4_sub(a2, c2));
@@ -1729,15 +1731,24 @@ static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const
           wasm_v128_store(dst + 9 * vx, wasm_f32x4_sub(c1, b1));
           wasm_v128_store(dst + 10 * vx, wasm_f32x4_sub(c2, b2));
           wasm_v128_store(dst + 11 * vx, wasm_f32x4_sub(c3, b3));
+          wino_in_row(r2 + Wp, &d0, &d1, &d2, &d3);
           wasm_v128_store(dst + 12 * vx, wasm_f32x4_sub(b0, d0));
           wasm_v128_store(dst + 13 * vx, wasm_f32x4_sub(b1, d1));
           wasm_v128_store(dst + 14 * vx, wasm_f32x4_sub(b2, d2));
           wasm_v128_store(dst + 15 * vx, wasm_f32x4_sub(b3, d3));
+          a0 = c0; a1 = c1; a2 = c2; a3 = c3;
+          b0 = d0; b1 = d1; b2 = d2; b3 = d3;
         }
       }
     }
   }
-  /* dy transform: D[ξ][o/8][t][o%8] = A'' dY_t A''ᵀ, A'' = [1 0; 1 1; 1 -1; 0 1] */
+}
+
+/* dy of the same tiles -> D[ξ][o/8][t][o%8] = A'' dY_t A''ᵀ, A'' = [1 0; 1 1; 1 -1; 0 1] (ξ stride dx). */
+WDW_PART void wdw_dy(const ConvGeom *g, const WdwGeom *w, const float *dy, int nbc, int ty0, int rows, float *yT, float *D,
+                     size_t dx) {
+  const int TWp = w->TWp, Op = w->Op, OHW = g->OH * g->OW;
+  const int per = rows * TWp, nt = nbc * per;
   const int rs = 2 * TWp * Op; /* yT row stride */
   for (int b = 0; b < nbc; b++) {
     wdw_transpose_dy(dy + (size_t)b * g->O * OHW, g, Op, 2 * ty0, 2 * rows, yT, rs);
@@ -1768,7 +1779,12 @@ static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const
       }
     }
   }
-  /* M[ξ][c][o] += Σ_t V[ξ][c][t] D[ξ][t][o] */
+}
+
+/* M[ξ][c][o] += Σ_t V[ξ][c][t] D[ξ][t][o] over nt tiles. */
+WDW_PART void wdw_gemm(const ConvGeom *g, const WdwGeom *w, int nt, const float *V, size_t vx, const float *D, size_t dx,
+                       float *M) {
+  const int C = g->C, Op = w->Op, nS = Op / 8;
   for (int xi = 0; xi < 16; xi++) {
     const float *Vx = V + xi * vx, *Dx = D + xi * dx;
     float *Mx = M + (size_t)xi * w->mx;
@@ -1778,6 +1794,20 @@ static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const
       for (int s = 0; s < nS; s++) micro_kernel_rows(nt, a0, a1, a2, a3, Dx + (size_t)s * nt * 8, Mx + (size_t)c * Op + s * 8, Op);
     }
   }
+}
+
+/*
+ * One block into M (16 x Cp x Op): nbc images from x / dy (image pointers), tile rows [ty0, ty0 + rows).
+ * buf: plane, V, D, yT.
+ */
+static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const float *dy, int nbc, int ty0, int rows,
+                      float *M, float *buf) {
+  const int nt = nbc * rows * w->TWp;
+  float *pl = buf, *V = buf + w->plane, *D = V + w->vFloats, *yT = D + w->dFloats;
+  const size_t vx = (size_t)g->C * nt + WDW_SKEW, dx = (size_t)w->Op * nt + WDW_SKEW; /* ξ strides */
+  wdw_input(g, w, x, nbc, ty0, rows, pl, V, vx);
+  wdw_dy(g, w, dy, nbc, ty0, rows, yT, D, dx);
+  wdw_gemm(g, w, nt, V, vx, D, dx, M);
 }
 
 /* dw[o, c, :, :] = Pᵀ M[:, c, o] P, P = S G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 -1], for M summed over the batch. */
