@@ -1811,10 +1811,10 @@ static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const
 }
 
 /* dw[o, c, :, :] = Pᵀ M[:, c, o] P, P = S G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 -1], for M summed over the batch. */
-static void wdw_output(const float *M, const ConvGeom *g, int Op, int mx, float *dw) {
+static void wdw_output(const float *M, const ConvGeom *g, int Op, int mx, float *dw, int c0, int c1) {
   const int C = g->C, O = g->O;
   const v128_t h = wasm_f32x4_splat(0.5f);
-  for (int c = 0; c < C; c++)
+  for (int c = c0; c < c1; c++)
     for (int o = 0; o < O; o += 4) {
       const float *m = M + (size_t)c * Op + o;
       v128_t z[4][3];
@@ -2128,6 +2128,27 @@ static JobHead *conv_bwd_filter_prepare(const float *x, const float *dy, float *
   return &j->h;
 }
 
+typedef struct {
+  BwdFilterJob *j;
+  int nChunks;
+} WdwFinish;
+
+/* Input channels [c0, c1): M rows summed over the partials (in partial order), then dW = Pᵀ M P. */
+static void wdw_finish_chunk(void *vctx, int i, int tid) {
+  const WdwFinish *f = (const WdwFinish *)vctx;
+  BwdFilterJob *j = f->j;
+  const ConvGeom *g = &j->h.g;
+  const int Op = j->wd.Op, mx = j->wd.mx;
+  int c0, c1;
+  chunk_range(g->C, f->nChunks, i, &c0, &c1);
+  if (c0 >= c1) return;
+  for (int xi = 0; xi < 16; xi++) {
+    float *m = j->partials + (size_t)xi * mx + (size_t)c0 * Op;
+    for (int p = 1; p < j->G; p++) add_into(m, m + (size_t)p * j->psz, (c1 - c0) * Op);
+  }
+  wdw_output(j->partials, g, Op, mx, j->dw, c0, c1);
+}
+
 /* Sums the partials in a fixed order into dw (after every unit has run). */
 static void conv_bwd_filter_finish(JobHead *h) {
   if (h->kind != JOB_BWD_FILTER) return;
@@ -2138,11 +2159,14 @@ static void conv_bwd_filter_finish(JobHead *h) {
     fill0(j->dw, g->O * CK);
     return;
   }
-  for (int c = 1; c < j->G; c++) add_into(j->partials, j->partials + (size_t)c * j->psz, j->psz);
-  if (j->wino) {
-    wdw_output(j->partials, g, j->wd.Op, j->wd.mx, j->dw);
+  if (j->wino) { /* every element is summed in the same order whatever the chunks */
+    WdwFinish f;
+    f.j = j;
+    f.nChunks = chunks_for(g->C, 16.0 * j->wd.Op * j->G, 2);
+    par_for(wdw_finish_chunk, &f, f.nChunks);
     return;
   }
+  for (int c = 1; c < j->G; c++) add_into(j->partials, j->partials + (size_t)c * j->psz, j->psz);
   if (j->pw) {
     copy_f32(j->dw, j->partials, g->O * CK);
     return;
