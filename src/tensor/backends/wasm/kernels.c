@@ -1781,6 +1781,60 @@ WDW_PART void wdw_dy(const ConvGeom *g, const WdwGeom *w, const float *dy, int n
   }
 }
 
+/* D of one tile (4 output channels) from its 2x2 dy pixels; d points at D[ξ=0][o/8][t][o%8]. */
+INLINE void wdw_dy_tile(float *d, size_t dx, v128_t y00, v128_t y01, v128_t y10, v128_t y11) {
+  const v128_t s0 = wasm_f32x4_add(y00, y10), s1 = wasm_f32x4_add(y01, y11);
+  const v128_t e0 = wasm_f32x4_sub(y00, y10), e1 = wasm_f32x4_sub(y01, y11);
+#define ROWT(i, a, bb)                                                  \
+  do {                                                                  \
+    wasm_v128_store(d + (4 * (i) + 0) * dx, a);                         \
+    wasm_v128_store(d + (4 * (i) + 1) * dx, wasm_f32x4_add(a, bb));     \
+    wasm_v128_store(d + (4 * (i) + 2) * dx, wasm_f32x4_sub(a, bb));     \
+    wasm_v128_store(d + (4 * (i) + 3) * dx, bb);                        \
+  } while (0)
+  ROWT(0, y00, y01);
+  ROWT(1, s0, s1);
+  ROWT(2, e0, e1);
+  ROWT(3, y10, y11);
+#undef ROWT
+}
+
+/* 4x4 transpose: rows r0..r3 (4 channels x 4 pixels) -> p0..p3 (4 pixels x 4 channels) */
+#define TRANSPOSE4(r0, r1, r2, r3, p0, p1, p2, p3)                                                       \
+  do {                                                                                                  \
+    const v128_t t0_ = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1_ = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7); \
+    const v128_t t2_ = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3_ = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7); \
+    p0 = wasm_i32x4_shuffle(t0_, t2_, 0, 1, 4, 5);                                                      \
+    p1 = wasm_i32x4_shuffle(t0_, t2_, 2, 3, 6, 7);                                                      \
+    p2 = wasm_i32x4_shuffle(t1_, t3_, 0, 1, 4, 5);                                                      \
+    p3 = wasm_i32x4_shuffle(t1_, t3_, 2, 3, 6, 7);                                                      \
+  } while (0)
+
+/* wdw_dy when O % 4 == 0 and OW % 8 == 0 (no padding tiles): dy read in place, transposed in registers.
+   zero: OW zero floats (the row below an odd last output row). */
+WDW_PART void wdw_dy_direct(const ConvGeom *g, const WdwGeom *w, const float *dy, int nbc, int ty0, int rows,
+                            const float *zero, float *D, size_t dx) {
+  const int O = g->O, OH = g->OH, OW = g->OW, OHW = OH * OW, TWp = w->TWp;
+  const int per = rows * TWp, nt = nbc * per;
+  for (int b = 0; b < nbc; b++)
+    for (int ty = 0; ty < rows; ty++) {
+      const int oh = 2 * (ty0 + ty);
+      for (int o = 0; o < O; o += 4) {
+        const float *u0 = dy + ((size_t)(b * O + o) * OH + oh) * OW, *u1 = u0 + OHW, *u2 = u1 + OHW, *u3 = u2 + OHW;
+        const int two = oh + 1 < OH;
+        const float *l0 = two ? u0 + OW : zero, *l1 = two ? u1 + OW : zero, *l2 = two ? u2 + OW : zero, *l3 = two ? u3 + OW : zero;
+        float *d = D + ((size_t)(o >> 3) * nt + b * per + ty * TWp) * 8 + (o & 7);
+        for (int ow = 0; ow < OW; ow += 4, d += 16) { /* two tiles */
+          v128_t p0, p1, p2, p3, q0, q1, q2, q3;
+          TRANSPOSE4(wasm_v128_load(u0 + ow), wasm_v128_load(u1 + ow), wasm_v128_load(u2 + ow), wasm_v128_load(u3 + ow), p0, p1, p2, p3);
+          TRANSPOSE4(wasm_v128_load(l0 + ow), wasm_v128_load(l1 + ow), wasm_v128_load(l2 + ow), wasm_v128_load(l3 + ow), q0, q1, q2, q3);
+          wdw_dy_tile(d, dx, p0, p1, q0, q1);
+          wdw_dy_tile(d + 8, dx, p2, p3, q2, q3);
+        }
+      }
+    }
+}
+
 /* M[ξ][c][o] += Σ_t V[ξ][c][t] D[ξ][t][o] over nt tiles. */
 WDW_PART void wdw_gemm(const ConvGeom *g, const WdwGeom *w, int nt, const float *V, size_t vx, const float *D, size_t dx,
                        float *M) {
@@ -1806,7 +1860,10 @@ static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const
   float *pl = buf, *V = buf + w->plane, *D = V + w->vFloats, *yT = D + w->dFloats;
   const size_t vx = (size_t)g->C * nt + WDW_SKEW, dx = (size_t)w->Op * nt + WDW_SKEW; /* ξ strides */
   wdw_input(g, w, x, nbc, ty0, rows, pl, V, vx);
-  wdw_dy(g, w, dy, nbc, ty0, rows, yT, D, dx);
+  if (g->O % 4 == 0 && g->OW % 8 == 0)
+    wdw_dy_direct(g, w, dy, nbc, ty0, rows, yT, D, dx); /* yT: zeros, unused on this path */
+  else
+    wdw_dy(g, w, dy, nbc, ty0, rows, yT, D, dx);
   wdw_gemm(g, w, nt, V, vx, D, dx, M);
 }
 
