@@ -28,7 +28,9 @@
  *    otherwise GEMM with an implicit-im2col B packer. Depthwise (C == groups): direct loops.
  *  - input gradient: stride 1 -> forward conv of dy with flipped, transposed weights;
  *    otherwise GEMM into a column buffer + col2im.
- *  - filter gradient: GEMM whose A rows (im2col rows) are read in place from padded input.
+ *  - filter gradient: 3x3, stride 1, dilation 1, groups 1, C and O >= 8 -> Winograd F(2x2, 3x3)
+ *    (dW = Gᵀ [Σ (A dY Aᵀ) ⊙ (Bᵀ d B)] G); otherwise GEMM whose A rows (im2col rows) are read in
+ *    place from padded input. Both sum fixed per-image-range partials in a fixed order.
  */
 #include <wasm_simd128.h>
 
