@@ -1126,6 +1126,9 @@ static void *job_alloc(u32 bytes, int kind, const ConvGeom *g) {
 #ifndef WINO_BLOCK_FLOATS
 #define WINO_BLOCK_FLOATS 8192 /* V block size target (floats): 16 * max(C, O) * tiles */
 #endif
+/* ξ-plane strides of V and M skewed by one cache line: at the power-of-two strides of the ResNet
+   shapes (2 KB) the 16 planes written by a transform fall into the same few L1 sets. */
+#define WINO_SKEW 16
 #ifndef WINO_MIN_TILES
 #define WINO_MIN_TILES 32
 #endif
@@ -1158,8 +1161,8 @@ static void wino_setup(const ConvGeom *g, WinoGeom *w) {
   w->rows = rows;
   const int ntp = (rows * w->TWp + 7) & ~7;
   w->plane = ((2 * rows + 2) * w->Wp + 15) & ~15;
-  w->vFloats = 16 * g->C * ntp;
-  w->mFloats = 16 * w->Op * ntp;
+  w->vFloats = 16 * (g->C * ntp + WINO_SKEW);
+  w->mFloats = 16 * (w->Op * ntp + WINO_SKEW);
 }
 
 /* U = G g Gᵀ for every (o, c), G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], into U[ξ][o/4][c][o%4]. */
@@ -1228,7 +1231,7 @@ static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, con
   for (int ty0 = 0; ty0 < TH; ty0 += w->rows) {
     const int rows = TH - ty0 < w->rows ? TH - ty0 : w->rows;
     const int nt = rows * TWp, ntp = (nt + 7) & ~7, nS = ntp / 8;
-    const size_t vx = (size_t)nS * C * 8; /* V stride between ξ */
+    const size_t vx = (size_t)nS * C * 8 + WINO_SKEW; /* V stride between ξ */
     /* input transform */
     for (int c = 0; c < C; c++) {
       const float *xc = x + (size_t)c * H * W;
@@ -1278,13 +1281,13 @@ static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, con
     /* M[ξ][o][t] = Σ_c U[ξ][o][c] V[ξ][c][t] */
     for (int xi = 0; xi < 16; xi++) {
       const float *Ux = U + (size_t)xi * Op * C, *Vx = V + xi * vx;
-      float *Mx = M + (size_t)xi * Op * ntp;
+      float *Mx = M + (size_t)xi * ((size_t)Op * ntp + WINO_SKEW);
       for (int os = 0; os < Op / 4; os++)
         for (int s = 0; s < nS; s++)
           micro_kernel_store(C, Ux + (size_t)os * C * 4, Vx + (size_t)s * C * 8, Mx + (size_t)os * 4 * ntp + s * 8, ntp);
     }
     /* Y = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 -1 -1] */
-    const size_t mx = (size_t)Op * ntp;
+    const size_t mx = (size_t)Op * ntp + WINO_SKEW;
     for (int o = 0; o < O; o++) {
       const float *Mo = M + (size_t)o * ntp;
       float *oo = out + (size_t)o * OH * OW;
