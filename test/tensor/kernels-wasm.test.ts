@@ -146,8 +146,8 @@ test('conv2d / backward input / backward filter: wasm == ts', () => {
   }
 });
 
-// 3x3 / stride 1 / dilation 1 / groups 1 with C, O >= 8 take the Winograd F(2x2, 3x3) path (forward and,
-// through the flipped-weight forward conv, the input gradient): odd output sizes (clipped edge tiles),
+// 3x3 / stride 1 / dilation 1 / groups 1 with C, O >= 8 take the Winograd F(2x2, 3x3) path (forward,
+// the input gradient through the flipped-weight forward conv, and the filter gradient): odd output sizes (clipped edge tiles),
 // N = 1, O not a multiple of 4, pads 0 and 2, several tile-row blocks per image, ResNet-20 shapes at batch 64.
 const WINO_CASES: [string, ConvGeom][] = [
   ['odd 7x9, N=1', convGeom({ N: 1, C: 8, H: 7, W: 9, O: 8, KH: 3, KW: 3, pH: 1, pW: 1 })],
@@ -158,6 +158,7 @@ const WINO_CASES: [string, ConvGeom][] = [
   ['1x1 output', convGeom({ N: 3, C: 8, H: 3, W: 3, O: 8, KH: 3, KW: 3 })],
   ['many tile-row blocks, odd', convGeom({ N: 2, C: 40, H: 27, W: 29, O: 20, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['wide C=130', convGeom({ N: 1, C: 130, H: 6, W: 10, O: 70, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['dy read in place (OW % 8 == 0), odd OH', convGeom({ N: 3, C: 8, H: 7, W: 16, O: 12, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['resnet20 16@32x32 N=64', convGeom({ N: 64, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['resnet20 32@16x16 N=64', convGeom({ N: 64, C: 32, H: 16, W: 16, O: 32, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['resnet20 64@8x8 N=64', convGeom({ N: 64, C: 64, H: 8, W: 8, O: 64, KH: 3, KW: 3, pH: 1, pW: 1 })],
@@ -177,6 +178,10 @@ test('conv2d / backward input, Winograd shapes: wasm == ts', () => {
     T.conv2dBackwardInput(dy, w, dx1, g);
     W('conv2dBackwardInput')(dy, w, dx2, g);
     close(dx2, dx1, `conv2dBackwardInput ${label}`);
+    const dw1 = new Float32Array(w.length), dw2 = new Float32Array(w.length).fill(3);
+    T.conv2dBackwardFilter(x, dy, dw1, g);
+    W('conv2dBackwardFilter')(x, dy, dw2, g);
+    close(dw2, dw1, `conv2dBackwardFilter ${label}`);
   }
 });
 

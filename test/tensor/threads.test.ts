@@ -100,6 +100,7 @@ const CONV_CASES: [string, ConvGeom][] = [
   ['stride 3, 4x4 kernel', convGeom({ N: 4, C: 3, H: 17, W: 20, O: 4, KH: 4, KW: 4, sH: 3, sW: 3, pH: 1, pW: 2 })],
   ['CK > KC block, N=1', convGeom({ N: 1, C: 33, H: 9, W: 9, O: 17, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['odd batch, O > MC', convGeom({ N: 3, C: 4, H: 10, W: 10, O: 131, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['Winograd filter gradient, odd images stacked per block', convGeom({ N: 21, C: 12, H: 5, W: 7, O: 9, KH: 3, KW: 3, pH: 1, pW: 1 })],
   // large enough for the fast paths to run in pipelined parts (copies overlapping the computation)
   ['pipelined 16ch 32x32', convGeom({ N: 33, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['pipelined s2 (col2im input gradient)', convGeom({ N: 37, C: 16, H: 32, W: 32, O: 32, KH: 3, KW: 3, sH: 2, sW: 2, pH: 1, pW: 1 })],

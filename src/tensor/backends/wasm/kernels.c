@@ -28,7 +28,9 @@
  *    otherwise GEMM with an implicit-im2col B packer. Depthwise (C == groups): direct loops.
  *  - input gradient: stride 1 -> forward conv of dy with flipped, transposed weights;
  *    otherwise GEMM into a column buffer + col2im.
- *  - filter gradient: GEMM whose A rows (im2col rows) are read in place from padded input.
+ *  - filter gradient: 3x3, stride 1, dilation 1, groups 1, C and O >= 8 -> Winograd F(2x2, 3x3)
+ *    (dW = Gᵀ [Σ (A dY Aᵀ) ⊙ (Bᵀ d B)] G); otherwise GEMM whose A rows (im2col rows) are read in
+ *    place from padded input. Both sum fixed per-image-range partials in a fixed order.
  */
 #include <wasm_simd128.h>
 
@@ -1124,6 +1126,9 @@ static void *job_alloc(u32 bytes, int kind, const ConvGeom *g) {
 #ifndef WINO_BLOCK_FLOATS
 #define WINO_BLOCK_FLOATS 8192 /* V block size target (floats): 16 * max(C, O) * tiles */
 #endif
+/* ξ-plane strides of V and M skewed by one cache line: at the power-of-two strides of the ResNet
+   shapes (2 KB) the 16 planes written by a transform fall into the same few L1 sets. */
+#define WINO_SKEW 16
 #ifndef WINO_MIN_TILES
 #define WINO_MIN_TILES 32
 #endif
@@ -1156,8 +1161,8 @@ static void wino_setup(const ConvGeom *g, WinoGeom *w) {
   w->rows = rows;
   const int ntp = (rows * w->TWp + 7) & ~7;
   w->plane = ((2 * rows + 2) * w->Wp + 15) & ~15;
-  w->vFloats = 16 * g->C * ntp;
-  w->mFloats = 16 * w->Op * ntp;
+  w->vFloats = 16 * (g->C * ntp + WINO_SKEW);
+  w->mFloats = 16 * (w->Op * ntp + WINO_SKEW);
 }
 
 /* U = G g Gᵀ for every (o, c), G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], into U[ξ][o/4][c][o%4]. */
@@ -1226,7 +1231,7 @@ static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, con
   for (int ty0 = 0; ty0 < TH; ty0 += w->rows) {
     const int rows = TH - ty0 < w->rows ? TH - ty0 : w->rows;
     const int nt = rows * TWp, ntp = (nt + 7) & ~7, nS = ntp / 8;
-    const size_t vx = (size_t)nS * C * 8; /* V stride between ξ */
+    const size_t vx = (size_t)nS * C * 8 + WINO_SKEW; /* V stride between ξ */
     /* input transform */
     for (int c = 0; c < C; c++) {
       const float *xc = x + (size_t)c * H * W;
@@ -1276,13 +1281,13 @@ static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, con
     /* M[ξ][o][t] = Σ_c U[ξ][o][c] V[ξ][c][t] */
     for (int xi = 0; xi < 16; xi++) {
       const float *Ux = U + (size_t)xi * Op * C, *Vx = V + xi * vx;
-      float *Mx = M + (size_t)xi * Op * ntp;
+      float *Mx = M + (size_t)xi * ((size_t)Op * ntp + WINO_SKEW);
       for (int os = 0; os < Op / 4; os++)
         for (int s = 0; s < nS; s++)
           micro_kernel_store(C, Ux + (size_t)os * C * 4, Vx + (size_t)s * C * 8, Mx + (size_t)os * 4 * ntp + s * 8, ntp);
     }
     /* Y = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 -1 -1] */
-    const size_t mx = (size_t)Op * ntp;
+    const size_t mx = (size_t)Op * ntp + WINO_SKEW;
     for (int o = 0; o < O; o++) {
       const float *Mo = M + (size_t)o * ntp;
       float *oo = out + (size_t)o * OH * OW;
@@ -1565,6 +1570,339 @@ static JobHead *conv_bwd_input_prepare(const float *dy, const float *w, float *d
 }
 
 /* ---- filter gradient ---- */
+/* ---- Winograd F(2x2, 3x3) filter gradient (3x3, stride 1, dilation 1, groups 1; as wino_applies) ----
+ * The forward pass per 2x2 output tile is Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, so
+ *   dW = Gᵀ [ Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) ] G,
+ * 16 multiply-adds per tile and (o, c) pair instead of 36. With A = S A'' and S = diag(1, 1, 1, -1)
+ * the dy transform A'' dY A''ᵀ has no negations and the sign moves into P = S G (applied once at the
+ * end). Per block of tiles (tile rows of one image, or several whole small images) the input tiles
+ * are transformed into V[ξ][c][t] (as in the forward pass, 4 adjacent tiles per f32x4) and dy, first
+ * transposed to channel-minor yT[pixel][o], into D[ξ][o/8][t][8]; then M[ξ][c][o] += Σ_t V·D is a
+ * register-blocked GEMM with a long K (tiles). Each partial (fixed image range) accumulates its own
+ * M; conv_bwd_filter_finish sums them in a fixed order and applies dW = Pᵀ M P.
+ */
+#ifndef WDW_BLOCK_TILES
+#define WDW_BLOCK_TILES 64 /* tiles per block: the GEMM K */
+#endif
+
+typedef struct {
+  int TH, TW, TWp, Wp, rows, nb; /* tile rows/cols, cols padded to 4, plane width, tile rows per block, images per block */
+  int Cp, Op;                    /* C padded to 4 (rows of M), O padded to 8 (columns of M, lanes of yT) */
+  int nt;                        /* most tiles in a block */
+  int mx;                        /* M stride between ξ */
+  int plane, vFloats, dFloats, yFloats;
+} WdwGeom;
+
+/* Strides between the 16 ξ planes are skewed by one cache line: at power-of-two strides the 16
+   streams of a transform would all map to the same L1 set (half the speed at 16 channels). */
+#define WDW_SKEW 16
+
+static void wdw_setup(const ConvGeom *g, WdwGeom *w) {
+  w->TH = (g->OH + 1) / 2;
+  w->TW = (g->OW + 1) / 2;
+  w->TWp = (w->TW + 3) & ~3;
+  w->Wp = 2 * w->TWp + 4;
+  w->Cp = (g->C + 3) & ~3;
+  w->Op = (g->O + 7) & ~7;
+  int rows = WDW_BLOCK_TILES / w->TWp;
+  if (rows < 1) rows = 1;
+  w->nb = 1;
+  if (rows >= w->TH) {
+    rows = w->TH;
+    w->nb = WDW_BLOCK_TILES / (w->TH * w->TWp);
+    if (w->nb < 1) w->nb = 1;
+    if (w->nb > g->N) w->nb = g->N;
+  }
+  w->rows = rows;
+  w->nt = w->nb * rows * w->TWp;
+  w->plane = ((2 * rows + 2) * w->Wp + 15) & ~15;
+  w->mx = w->Cp * w->Op + WDW_SKEW;
+  w->vFloats = 16 * (g->C * w->nt + WDW_SKEW);
+  w->dFloats = 16 * (w->Op * w->nt + WDW_SKEW);
+  w->yFloats = 4 * w->nt * w->Op;
+}
+
+/* C[4 x 8] += Σ_k [a0[k], a1[k], a2[k], a3[k]]ᵀ · Bp[k][0..8) */
+INLINE void micro_kernel_rows(int kc, const float *a0, const float *a1, const float *a2, const float *a3, const float *Bp,
+                              float *C, int ldc) {
+  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int k = 0; k < kc; k++) {
+    v128_t b0 = wasm_v128_load(Bp), b1 = wasm_v128_load(Bp + 4);
+    v128_t a;
+    a = wasm_v128_load32_splat(a0 + k); FMA(c00, a, b0); FMA(c01, a, b1);
+    a = wasm_v128_load32_splat(a1 + k); FMA(c10, a, b0); FMA(c11, a, b1);
+    a = wasm_v128_load32_splat(a2 + k); FMA(c20, a, b0); FMA(c21, a, b1);
+    a = wasm_v128_load32_splat(a3 + k); FMA(c30, a, b0); FMA(c31, a, b1);
+    Bp += NR;
+  }
+#define UPD(r, c0, c1)                                                            \
+  do {                                                                            \
+    float *q = C + (size_t)(r) * ldc;                                             \
+    wasm_v128_store(q, wasm_f32x4_add(wasm_v128_load(q), c0));                    \
+    wasm_v128_store(q + 4, wasm_f32x4_add(wasm_v128_load(q + 4), c1));            \
+  } while (0)
+  UPD(0, c00, c01);
+  UPD(1, c10, c11);
+  UPD(2, c20, c21);
+  UPD(3, c30, c31);
+#undef UPD
+}
+
+/* dy rows [oh0, oh0 + nr) of one image, channel-minor: yT[r][ow][o] (row stride rs floats); rows past
+   OH are zeroed; columns past OW and lanes past O are never written (zeroed once per buffer). */
+static void wdw_transpose_dy(const float *dy, const ConvGeom *g, int Op, int oh0, int nr, float *yT, int rs) {
+  const int O = g->O, OH = g->OH, OW = g->OW, OHW = OH * OW, O4 = O & ~3, OW4 = OW & ~3;
+  for (int r = 0; r < nr; r++) {
+    const int oh = oh0 + r;
+    float *dst = yT + (size_t)r * rs;
+    if (oh >= OH) {
+      fill0(dst, rs);
+      continue;
+    }
+    for (int o = 0; o < O4; o += 4) {
+      const float *s0 = dy + (size_t)o * OHW + (size_t)oh * OW, *s1 = s0 + OHW, *s2 = s1 + OHW, *s3 = s2 + OHW;
+      int ow = 0;
+      for (; ow < OW4; ow += 4) {
+        const v128_t a0 = wasm_v128_load(s0 + ow), a1 = wasm_v128_load(s1 + ow);
+        const v128_t a2 = wasm_v128_load(s2 + ow), a3 = wasm_v128_load(s3 + ow);
+        const v128_t t0 = wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7);
+        const v128_t t2 = wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7);
+        float *d = dst + (size_t)ow * Op + o;
+        wasm_v128_store(d, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+        wasm_v128_store(d + Op, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+        wasm_v128_store(d + 2 * Op, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+        wasm_v128_store(d + 3 * Op, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+      }
+      for (; ow < OW; ow++) {
+        float *d = dst + (size_t)ow * Op + o;
+        d[0] = s0[ow]; d[1] = s1[ow]; d[2] = s2[ow]; d[3] = s3[ow];
+      }
+    }
+    for (int o = O4; o < O; o++) {
+      const float *s = dy + (size_t)o * OHW + (size_t)oh * OW;
+      for (int ow = 0; ow < OW; ow++) dst[(size_t)ow * Op + o] = s[ow];
+    }
+  }
+}
+
+#ifdef WDW_PROFILE
+#define WDW_PART __attribute__((noinline)) static
+#else
+#define WDW_PART static
+#endif
+
+/* Input tiles of nbc images (x: first image), tile rows [ty0, ty0 + rows) -> V[ξ][c][t] (ξ stride vx). */
+WDW_PART void wdw_input(const ConvGeom *g, const WdwGeom *w, const float *x, int nbc, int ty0, int rows, float *pl, float *V,
+                        size_t vx) {
+  const int C = g->C, H = g->H, W = g->W, pH = g->padH, pW = g->padW, TWp = w->TWp, Wp = w->Wp, HW = H * W;
+  const int per = rows * TWp, nt = nbc * per;
+  for (int b = 0; b < nbc; b++) {
+    for (int c = 0; c < C; c++) {
+      const float *xc = x + ((size_t)b * C + c) * HW;
+      for (int pr = 0; pr < 2 * rows + 2; pr++) {
+        const int ih = 2 * ty0 + pr - pH;
+        float *row = pl + (size_t)pr * Wp;
+        if (ih < 0 || ih >= H) {
+          fill0(row, Wp);
+          continue;
+        }
+        for (int j = 0; j < pW; j++) row[j] = 0.0f;
+        copy_f32(row + pW, xc + (size_t)ih * W, W);
+        for (int j = pW + W; j < Wp; j++) row[j] = 0.0f;
+      }
+      /* tile row ty uses padded rows 2ty..2ty+3: walking down a column of tiles, the row
+         transforms of rows 2ty+2 and 2ty+3 are those of the next tile row's first two */
+      float *vc = V + (size_t)c * nt + (size_t)b * per;
+      for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
+        const float *r = pl + 2 * tx0;
+        v128_t a0, a1, a2, a3, b0, b1, b2, b3;
+        wino_in_row(r, &a0, &a1, &a2, &a3);
+        wino_in_row(r + Wp, &b0, &b1, &b2, &b3);
+        for (int ty = 0; ty < rows; ty++) {
+          const float *r2 = r + (size_t)(2 * ty + 2) * Wp;
+          float *dst = vc + ty * TWp + tx0;
+          v128_t c0, c1, c2, c3, d0, d1, d2, d3;
+          wino_in_row(r2, &c0, &c1, &c2, &c3);
+          wasm_v128_store(dst + 0 * vx, wasm_f32x4_sub(a0, c0));
+          wasm_v128_store(dst + 1 * vx, wasm_f32x4_sub(a1, c1));
+          wasm_v128_store(dst + 2 * vx, wasm_f32x4_sub(a2, c2));
+          wasm_v128_store(dst + 3 * vx, wasm_f32x4_sub(a3, c3));
+          wasm_v128_store(dst + 4 * vx, wasm_f32x4_add(b0, c0));
+          wasm_v128_store(dst + 5 * vx, wasm_f32x4_add(b1, c1));
+          wasm_v128_store(dst + 6 * vx, wasm_f32x4_add(b2, c2));
+          wasm_v128_store(dst + 7 * vx, wasm_f32x4_add(b3, c3));
+          wasm_v128_store(dst + 8 * vx, wasm_f32x4_sub(c0, b0));
+          wasm_v128_store(dst + 9 * vx, wasm_f32x4_sub(c1, b1));
+          wasm_v128_store(dst + 10 * vx, wasm_f32x4_sub(c2, b2));
+          wasm_v128_store(dst + 11 * vx, wasm_f32x4_sub(c3, b3));
+          wino_in_row(r2 + Wp, &d0, &d1, &d2, &d3);
+          wasm_v128_store(dst + 12 * vx, wasm_f32x4_sub(b0, d0));
+          wasm_v128_store(dst + 13 * vx, wasm_f32x4_sub(b1, d1));
+          wasm_v128_store(dst + 14 * vx, wasm_f32x4_sub(b2, d2));
+          wasm_v128_store(dst + 15 * vx, wasm_f32x4_sub(b3, d3));
+          a0 = c0; a1 = c1; a2 = c2; a3 = c3;
+          b0 = d0; b1 = d1; b2 = d2; b3 = d3;
+        }
+      }
+    }
+  }
+}
+
+/* dy of the same tiles -> D[ξ][o/8][t][o%8] = A'' dY_t A''ᵀ, A'' = [1 0; 1 1; 1 -1; 0 1] (ξ stride dx). */
+WDW_PART void wdw_dy(const ConvGeom *g, const WdwGeom *w, const float *dy, int nbc, int ty0, int rows, float *yT, float *D,
+                     size_t dx) {
+  const int TWp = w->TWp, Op = w->Op, OHW = g->OH * g->OW;
+  const int per = rows * TWp, nt = nbc * per;
+  const int rs = 2 * TWp * Op; /* yT row stride */
+  for (int b = 0; b < nbc; b++) {
+    wdw_transpose_dy(dy + (size_t)b * g->O * OHW, g, Op, 2 * ty0, 2 * rows, yT, rs);
+    for (int ty = 0; ty < rows; ty++) {
+      const float *yr = yT + (size_t)2 * ty * rs;
+      for (int tx = 0; tx < TWp; tx++) {
+        const float *p = yr + (size_t)2 * tx * Op;
+        const int t = b * per + ty * TWp + tx;
+        for (int o = 0; o < Op; o += 4) {
+          const v128_t y00 = wasm_v128_load(p + o), y01 = wasm_v128_load(p + Op + o);
+          const v128_t y10 = wasm_v128_load(p + rs + o), y11 = wasm_v128_load(p + rs + Op + o);
+          const v128_t s0 = wasm_f32x4_add(y00, y10), s1 = wasm_f32x4_add(y01, y11);
+          const v128_t e0 = wasm_f32x4_sub(y00, y10), e1 = wasm_f32x4_sub(y01, y11);
+          float *d = D + ((size_t)(o >> 3) * nt + t) * 8 + (o & 7);
+#define ROWT(i, a, bb)                                                  \
+  do {                                                                  \
+    wasm_v128_store(d + (4 * (i) + 0) * dx, a);                         \
+    wasm_v128_store(d + (4 * (i) + 1) * dx, wasm_f32x4_add(a, bb));     \
+    wasm_v128_store(d + (4 * (i) + 2) * dx, wasm_f32x4_sub(a, bb));     \
+    wasm_v128_store(d + (4 * (i) + 3) * dx, bb);                        \
+  } while (0)
+          ROWT(0, y00, y01);
+          ROWT(1, s0, s1);
+          ROWT(2, e0, e1);
+          ROWT(3, y10, y11);
+#undef ROWT
+        }
+      }
+    }
+  }
+}
+
+/* D of one tile (4 output channels) from its 2x2 dy pixels; d points at D[ξ=0][o/8][t][o%8]. */
+INLINE void wdw_dy_tile(float *d, size_t dx, v128_t y00, v128_t y01, v128_t y10, v128_t y11) {
+  const v128_t s0 = wasm_f32x4_add(y00, y10), s1 = wasm_f32x4_add(y01, y11);
+  const v128_t e0 = wasm_f32x4_sub(y00, y10), e1 = wasm_f32x4_sub(y01, y11);
+#define ROWT(i, a, bb)                                                  \
+  do {                                                                  \
+    wasm_v128_store(d + (4 * (i) + 0) * dx, a);                         \
+    wasm_v128_store(d + (4 * (i) + 1) * dx, wasm_f32x4_add(a, bb));     \
+    wasm_v128_store(d + (4 * (i) + 2) * dx, wasm_f32x4_sub(a, bb));     \
+    wasm_v128_store(d + (4 * (i) + 3) * dx, bb);                        \
+  } while (0)
+  ROWT(0, y00, y01);
+  ROWT(1, s0, s1);
+  ROWT(2, e0, e1);
+  ROWT(3, y10, y11);
+#undef ROWT
+}
+
+/* 4x4 transpose: rows r0..r3 (4 channels x 4 pixels) -> p0..p3 (4 pixels x 4 channels) */
+#define TRANSPOSE4(r0, r1, r2, r3, p0, p1, p2, p3)                                                       \
+  do {                                                                                                  \
+    const v128_t t0_ = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1_ = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7); \
+    const v128_t t2_ = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3_ = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7); \
+    p0 = wasm_i32x4_shuffle(t0_, t2_, 0, 1, 4, 5);                                                      \
+    p1 = wasm_i32x4_shuffle(t0_, t2_, 2, 3, 6, 7);                                                      \
+    p2 = wasm_i32x4_shuffle(t1_, t3_, 0, 1, 4, 5);                                                      \
+    p3 = wasm_i32x4_shuffle(t1_, t3_, 2, 3, 6, 7);                                                      \
+  } while (0)
+
+/* wdw_dy when O % 4 == 0 and OW % 8 == 0 (no padding tiles): dy read in place, transposed in registers.
+   zero: OW zero floats (the row below an odd last output row). */
+WDW_PART void wdw_dy_direct(const ConvGeom *g, const WdwGeom *w, const float *dy, int nbc, int ty0, int rows,
+                            const float *zero, float *D, size_t dx) {
+  const int O = g->O, OH = g->OH, OW = g->OW, OHW = OH * OW, TWp = w->TWp;
+  const int per = rows * TWp, nt = nbc * per;
+  for (int b = 0; b < nbc; b++)
+    for (int ty = 0; ty < rows; ty++) {
+      const int oh = 2 * (ty0 + ty);
+      for (int o = 0; o < O; o += 4) {
+        const float *u0 = dy + ((size_t)(b * O + o) * OH + oh) * OW, *u1 = u0 + OHW, *u2 = u1 + OHW, *u3 = u2 + OHW;
+        const int two = oh + 1 < OH;
+        const float *l0 = two ? u0 + OW : zero, *l1 = two ? u1 + OW : zero, *l2 = two ? u2 + OW : zero, *l3 = two ? u3 + OW : zero;
+        float *d = D + ((size_t)(o >> 3) * nt + b * per + ty * TWp) * 8 + (o & 7);
+        for (int ow = 0; ow < OW; ow += 4, d += 16) { /* two tiles */
+          v128_t p0, p1, p2, p3, q0, q1, q2, q3;
+          TRANSPOSE4(wasm_v128_load(u0 + ow), wasm_v128_load(u1 + ow), wasm_v128_load(u2 + ow), wasm_v128_load(u3 + ow), p0, p1, p2, p3);
+          TRANSPOSE4(wasm_v128_load(l0 + ow), wasm_v128_load(l1 + ow), wasm_v128_load(l2 + ow), wasm_v128_load(l3 + ow), q0, q1, q2, q3);
+          wdw_dy_tile(d, dx, p0, p1, q0, q1);
+          wdw_dy_tile(d + 8, dx, p2, p3, q2, q3);
+        }
+      }
+    }
+}
+
+/* M[ξ][c][o] += Σ_t V[ξ][c][t] D[ξ][t][o] over nt tiles. */
+WDW_PART void wdw_gemm(const ConvGeom *g, const WdwGeom *w, int nt, const float *V, size_t vx, const float *D, size_t dx,
+                       float *M) {
+  const int C = g->C, Op = w->Op, nS = Op / 8;
+  for (int xi = 0; xi < 16; xi++) {
+    const float *Vx = V + xi * vx, *Dx = D + xi * dx;
+    float *Mx = M + (size_t)xi * w->mx;
+    for (int c = 0; c < C; c += 4) {
+      const int c1 = c + 1 < C ? c + 1 : C - 1, c2 = c + 2 < C ? c + 2 : C - 1, c3 = c + 3 < C ? c + 3 : C - 1;
+      const float *a0 = Vx + (size_t)c * nt, *a1 = Vx + (size_t)c1 * nt, *a2 = Vx + (size_t)c2 * nt, *a3 = Vx + (size_t)c3 * nt;
+      for (int s = 0; s < nS; s++) micro_kernel_rows(nt, a0, a1, a2, a3, Dx + (size_t)s * nt * 8, Mx + (size_t)c * Op + s * 8, Op);
+    }
+  }
+}
+
+/*
+ * One block into M (16 x Cp x Op): nbc images from x / dy (image pointers), tile rows [ty0, ty0 + rows).
+ * buf: plane, V, D, yT.
+ */
+static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const float *dy, int nbc, int ty0, int rows,
+                      float *M, float *buf) {
+  const int nt = nbc * rows * w->TWp;
+  float *pl = buf, *V = buf + w->plane, *D = V + w->vFloats, *yT = D + w->dFloats;
+  const size_t vx = (size_t)g->C * nt + WDW_SKEW, dx = (size_t)w->Op * nt + WDW_SKEW; /* ξ strides */
+  wdw_input(g, w, x, nbc, ty0, rows, pl, V, vx);
+  if (g->O % 4 == 0 && g->OW % 8 == 0)
+    wdw_dy_direct(g, w, dy, nbc, ty0, rows, yT, D, dx); /* yT: zeros, unused on this path */
+  else
+    wdw_dy(g, w, dy, nbc, ty0, rows, yT, D, dx);
+  wdw_gemm(g, w, nt, V, vx, D, dx, M);
+}
+
+/* dw[o, c, :, :] = Pᵀ M[:, c, o] P, P = S G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 -1], for M summed over the batch. */
+static void wdw_output(const float *M, const ConvGeom *g, int Op, int mx, float *dw, int c0, int c1) {
+  const int C = g->C, O = g->O;
+  const v128_t h = wasm_f32x4_splat(0.5f);
+  for (int c = c0; c < c1; c++)
+    for (int o = 0; o < O; o += 4) {
+      const float *m = M + (size_t)c * Op + o;
+      v128_t z[4][3];
+      for (int i = 0; i < 4; i++) {
+        const v128_t m0 = wasm_v128_load(m + (4 * i) * mx), m1 = wasm_v128_load(m + (4 * i + 1) * mx);
+        const v128_t m2 = wasm_v128_load(m + (4 * i + 2) * mx), m3 = wasm_v128_load(m + (4 * i + 3) * mx);
+        const v128_t s = wasm_f32x4_mul(h, wasm_f32x4_add(m1, m2));
+        z[i][0] = wasm_f32x4_add(m0, s);
+        z[i][1] = wasm_f32x4_mul(h, wasm_f32x4_sub(m1, m2));
+        z[i][2] = wasm_f32x4_sub(s, m3);
+      }
+      float r[9][4] __attribute__((aligned(16)));
+      for (int j = 0; j < 3; j++) {
+        const v128_t s = wasm_f32x4_mul(h, wasm_f32x4_add(z[1][j], z[2][j]));
+        wasm_v128_store(r[j], wasm_f32x4_add(z[0][j], s));
+        wasm_v128_store(r[3 + j], wasm_f32x4_mul(h, wasm_f32x4_sub(z[1][j], z[2][j])));
+        wasm_v128_store(r[6 + j], wasm_f32x4_sub(s, z[3][j]));
+      }
+      const int n = O - o < 4 ? O - o : 4;
+      for (int l = 0; l < n; l++) {
+        float *d = dw + ((size_t)(o + l) * C + c) * 9;
+        for (int k = 0; k < 9; k++) d[k] = r[k][l];
+      }
+    }
+}
+
 
 #ifndef DW_MIN_PARTIALS
 #define DW_MIN_PARTIALS 8
@@ -1590,9 +1928,10 @@ typedef struct {
   const float *x, *dy;
   float *dw;
   float *partials; /* G x psz */
-  int psz, G, pw;
+  int psz, G, pw, wino;
   int Cg, Og, CK, OHW, HW, CKp, OgP;
   const int *kOffP;
+  WdwGeom wd;
   TWork tw[MAXT];
 } BwdFilterJob;
 
@@ -1729,6 +2068,36 @@ static void conv_bwd_filter_pointwise_chunk(void *vctx, int ci, int tid) {
            OHW, part + (size_t)gi * Og * CK, CK, &t->wk);
 }
 
+static void conv_bwd_filter_wino_chunk(void *vctx, int ci, int tid) {
+  BwdFilterJob *j = (BwdFilterJob *)vctx;
+  const ConvGeom *g = &j->h.g;
+  const int i = j->h.u0 + ci;
+  float *part = j->partials + (size_t)i * j->psz;
+  fill0(part, j->psz);
+  int n0, n1;
+  chunk_range(g->N, j->G, i, &n0, &n1);
+  if (n0 >= n1) return;
+  TWork *t = twork(j->tw, tid);
+  if (!t) {
+    j->h.err = 1;
+    return;
+  }
+  const WdwGeom *w = &j->wd;
+  const size_t imgX = (size_t)g->C * j->HW, imgY = (size_t)g->O * j->OHW;
+  for (int n = n0; n < n1;) {
+    if (w->rows < w->TH) {
+      for (int ty0 = 0; ty0 < w->TH; ty0 += w->rows)
+        wdw_block(g, w, j->x + n * imgX, j->dy + n * imgY, 1, ty0, w->TH - ty0 < w->rows ? w->TH - ty0 : w->rows, part,
+                  t->buf);
+      n++;
+    } else {
+      const int nbc = n1 - n < w->nb ? n1 - n : w->nb;
+      wdw_block(g, w, j->x + n * imgX, j->dy + n * imgY, nbc, 0, w->TH, part, t->buf);
+      n += nbc;
+    }
+  }
+}
+
 typedef struct {
   JobHead h;
   const float *x, *dy;
@@ -1781,8 +2150,12 @@ static JobHead *conv_bwd_filter_prepare(const float *x, const float *dy, float *
   j->OHW = OHW;
   j->HW = HW;
   j->pw = is_pointwise(g);
+  j->wino = !j->pw && wino_applies(g);
   if (j->pw) {
     j->psz = g->O * CK;
+  } else if (j->wino) {
+    wdw_setup(g, &j->wd);
+    j->psz = 16 * j->wd.mx;
   } else {
     const int Hp = g->H + 2 * g->padH, Wp = g->W + 2 * g->padW;
     j->CKp = (CK + MR - 1) / MR * MR;
@@ -1799,11 +2172,43 @@ static JobHead *conv_bwd_filter_prepare(const float *x, const float *dy, float *
   j->G = dw_partials(g->N, (u32)j->psz * 4);
   j->partials = (float *)salloc((u32)j->G * j->psz * 4);
   if (!j->partials) return 0;
+  if (j->wino) {
+    const WdwGeom *w = &j->wd;
+    const int off = w->plane + w->vFloats + w->dFloats;
+    if (twork_prealloc(j->tw, (u32)(off + w->yFloats) * 4, 0)) return 0;
+    /* columns past OW and lanes past O of the transposed dy stay zero */
+    for (int t = 0; t < MAXT && j->tw[t].ready; t++) fill0(j->tw[t].buf + off, w->yFloats);
+    j->h.fn = conv_bwd_filter_wino_chunk;
+    j->h.perThread = 0;
+    j->h.units = j->G;
+    return &j->h;
+  }
   if (twork_prealloc(j->tw, j->pw ? 0 : (u32)Cg * (g->H + 2 * g->padH) * (g->W + 2 * g->padW) * 4 + 64, 1)) return 0;
   j->h.fn = j->pw ? conv_bwd_filter_pointwise_chunk : conv_bwd_filter_pad_chunk;
   j->h.perThread = 0; /* one chunk per partial */
   j->h.units = j->G;
   return &j->h;
+}
+
+typedef struct {
+  BwdFilterJob *j;
+  int nChunks;
+} WdwFinish;
+
+/* Input channels [c0, c1): M rows summed over the partials (in partial order), then dW = Pᵀ M P. */
+static void wdw_finish_chunk(void *vctx, int i, int tid) {
+  const WdwFinish *f = (const WdwFinish *)vctx;
+  BwdFilterJob *j = f->j;
+  const ConvGeom *g = &j->h.g;
+  const int Op = j->wd.Op, mx = j->wd.mx;
+  int c0, c1;
+  chunk_range(g->C, f->nChunks, i, &c0, &c1);
+  if (c0 >= c1) return;
+  for (int xi = 0; xi < 16; xi++) {
+    float *m = j->partials + (size_t)xi * mx + (size_t)c0 * Op;
+    for (int p = 1; p < j->G; p++) add_into(m, m + (size_t)p * j->psz, (c1 - c0) * Op);
+  }
+  wdw_output(j->partials, g, Op, mx, j->dw, c0, c1);
 }
 
 /* Sums the partials in a fixed order into dw (after every unit has run). */
@@ -1814,6 +2219,13 @@ static void conv_bwd_filter_finish(JobHead *h) {
   const int CK = (g->C / g->groups) * g->KH * g->KW, Og = g->O / g->groups;
   if (h->units == 0) {
     fill0(j->dw, g->O * CK);
+    return;
+  }
+  if (j->wino) { /* every element is summed in the same order whatever the chunks */
+    WdwFinish f;
+    f.j = j;
+    f.nChunks = chunks_for(g->C, 16.0 * j->wd.Op * j->G, 2);
+    par_for(wdw_finish_chunk, &f, f.nChunks);
     return;
   }
   for (int c = 1; c < j->G; c++) add_into(j->partials, j->partials + (size_t)c * j->psz, j->psz);
