@@ -91,25 +91,56 @@ function topoOrder(outputs: readonly Tensor[]): Tensor[] {
   return order; // inputs before outputs
 }
 
-function accumulate(grads: Map<Tensor, Buf>, t: Tensor, g: Buf): void {
+/**
+ * Gradient buffers a backward closure allocated for this call and holds no other reference to
+ * (ops mark them with freshGrad). The engine may then let the next closure overwrite one instead of
+ * allocating (ReLU / batch-norm backward write their result into their incoming gradient): with
+ * hundreds of megabytes of activations alive, every fresh multi-megabyte array costs V8 a scavenge.
+ */
+const fresh = new WeakSet<Buf>();
+
+/** Marks a gradient a backward closure just allocated and keeps no reference to; returns it. */
+export function freshGrad<B extends Buf>(b: B): B {
+  fresh.add(b);
+  return b;
+}
+
+/**
+ * Adds g to t's gradient. `owned`: buffers only the engine references (fresh from a closure, handed
+ * to one input, or sums made here); an owned first gradient is summed into in place.
+ */
+function accumulate(grads: Map<Tensor, Buf>, owned: Set<Buf>, t: Tensor, g: Buf, gOwned: boolean): void {
   if (g.length !== t.size) {
     throw new TensorError(t.gradFn?.op ?? 'backward', `gradient has ${g.length} elements, tensor ${fmtShape(t.shape)} has ${t.size}`);
   }
   const prev = grads.get(t);
   if (prev === undefined) {
     grads.set(t, g);
+    if (gOwned) owned.add(g);
     return;
   }
-  // The first gradient may alias a buffer owned by an op; never write into it.
+  // A first gradient that is not owned may alias a buffer an op (or the caller) holds: never write into it.
+  const into = owned.has(prev);
   const fast = fastFor(g.length, prev, g); // long float32 gradients (residual branches)
+  let sum: Buf;
   if (fast !== undefined) {
     // same bits as the loop below (a float32 sum computed in double rounds to the float32 sum)
-    grads.set(t, fast.add(prev as Float32Array, g as Float32Array));
-    return;
+    sum = fast.add(prev as Float32Array, g as Float32Array, into ? prev as Float32Array : undefined);
+  } else {
+    sum = into ? prev : allocBuf(t.dtype, t.size);
+    for (let i = 0; i < sum.length; i++) sum[i] = prev[i] + g[i];
   }
-  const sum = allocBuf(t.dtype, t.size);
-  for (let i = 0; i < sum.length; i++) sum[i] = prev[i] + g[i];
+  if (gOwned) owned.delete(g);
+  owned.add(sum);
   grads.set(t, sum);
+}
+
+/** Whether inGrads[i] is owned once handed to input i: fresh (or g itself, overwritable) and given to no other input. */
+function handsOverOwnership(inGrads: readonly (Buf | null | undefined)[], i: number, g: Buf, overwrite: boolean): boolean {
+  const gi = inGrads[i]!;
+  if (gi === g ? !overwrite : !fresh.has(gi)) return false;
+  for (let j = 0; j < inGrads.length; j++) if (j !== i && inGrads[j] === gi) return false;
+  return true;
 }
 
 /**
@@ -125,8 +156,9 @@ export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[],
     throw new TensorError('backward', `${outputs.length} outputs but ${cotangents.length} cotangents`);
   }
   const grads = new Map<Tensor, Buf>();
+  const owned = new Set<Buf>();
   outputs.forEach((o, i) => {
-    if (o.requiresGrad) accumulate(grads, o, cotangents[i]);
+    if (o.requiresGrad) accumulate(grads, owned, o, cotangents[i], false); // the caller's: never overwritten
   });
   const keep = new Set(wrt);
   const order = topoOrder(outputs);
@@ -134,7 +166,10 @@ export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[],
     const t = order[k];
     const g = grads.get(t);
     if (g === undefined || t.gradFn === null) continue;
-    const inGrads = t.gradFn.backward(g);
+    // g may be overwritten when only the engine holds it and it is not a gradient the caller asked for
+    const overwrite = owned.has(g) && !keep.has(t);
+    const inGrads = t.gradFn.backward(g, overwrite);
+    owned.delete(g);
     if (!keep.has(t)) grads.delete(t); // free as soon as the tape no longer needs it
     const inputs = t.gradFn.inputs;
     if ((t.gradFn.seq ?? -1) >= releaseFrom) {
@@ -144,7 +179,9 @@ export function backward(outputs: readonly Tensor[], cotangents: readonly Buf[],
     }
     for (let i = 0; i < inputs.length; i++) {
       const gi = inGrads[i];
-      if (gi !== null && gi !== undefined && inputs[i].requiresGrad) accumulate(grads, inputs[i], gi);
+      if (gi !== null && gi !== undefined && inputs[i].requiresGrad) {
+        accumulate(grads, owned, inputs[i], gi, handsOverOwnership(inGrads, i, g, overwrite));
+      }
     }
   }
   return wrt.map((w) => grads.get(w) ?? allocBuf(w.dtype, w.size));

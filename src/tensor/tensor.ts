@@ -13,8 +13,12 @@ export type Shape = readonly number[];
 export interface GradFn {
   readonly op: string;
   readonly inputs: readonly Tensor[];
-  /** Given dL/d(output), returns dL/d(input) for each input (null when the input needs none). */
-  backward(gradOutput: Buf): (Buf | null)[];
+  /**
+   * Given dL/d(output), returns dL/d(input) for each input (null when the input needs none).
+   * `overwrite`: the engine holds the only reference to gradOutput, so the closure may write its
+   * result into it (and return it); see autograd.ts `freshGrad`.
+   */
+  backward(gradOutput: Buf, overwrite?: boolean): (Buf | null)[];
   /** Creation order of recorded nodes (lets a backward pass release only the nodes of its own call). */
   readonly seq?: number;
 }

@@ -9,14 +9,15 @@ import { getBackend, type BackendName } from '../registry.js';
 
 /**
  * Every helper returns fresh arrays (taken straight from the backend's memory, so no separate
- * zero-fill), never views into backend memory, except that relu and add write into `out` when
- * given (which may be their first input: element i is read before it is written).
+ * zero-fill), never views into backend memory, except that relu, add, relu backward and the
+ * batch-norm input gradient write into `out` when given (which may be one of their inputs: element i
+ * is read before it is written).
  */
 export interface FastOps {
   /** x > 0 ? x : 0 (NaN and -0 give +0). */
   relu(x: Float32Array, out?: Float32Array): Float32Array;
-  /** y > 0 ? g : 0, with y the relu output. */
-  reluBackward(y: Float32Array, g: Float32Array): Float32Array;
+  /** y > 0 ? g : 0, with y the relu output (into `out` when given, which may be g). */
+  reluBackward(y: Float32Array, g: Float32Array, out?: Float32Array): Float32Array;
   /** a + b, same length. */
   add(a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array;
   /** conv2d(x, w) (the `conv2d` kernel). */
@@ -37,12 +38,13 @@ export interface FastOps {
   ): Float32Array;
   /**
    * Batch-norm backward with one copy of dy and x: channelBackwardSums → sumDy, sumDyXhat; then, when
-   * wantDx, `coefs()` returns [k1, k2, k3] and the result is dx = (x − mean)·k2 + k3 + k1·dy (else null).
+   * wantDx, `coefs()` returns [k1, k2, k3] and the result is dx = (x − mean)·k2 + k3 + k1·dy (else null),
+   * written into `out` when given (which may be dy).
    */
   batchNormBackward(
     dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array,
     sumDy: Float32Array, sumDyXhat: Float32Array, N: number, C: number, HW: number,
-    wantDx: boolean, coefs: () => readonly [Float32Array, Float32Array, Float32Array],
+    wantDx: boolean, coefs: () => readonly [Float32Array, Float32Array, Float32Array], out?: Float32Array,
   ): Float32Array | null;
 }
 

@@ -8,7 +8,7 @@
  */
 import { Tensor, allocBuf } from '../tensor.js';
 import type { Buf } from '../kernels.js';
-import { record } from '../autograd.js';
+import { freshGrad, record } from '../autograd.js';
 import { kernel } from '../registry.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { checkDtypes } from './util.js';
@@ -125,7 +125,7 @@ export function batchNorm(
   if (gamma) inputs.push(gamma);
   if (beta) inputs.push(beta);
   const training = opts.training;
-  return record(out, 'batchNorm', inputs, (dy) => {
+  return record(out, 'batchNorm', inputs, (dy, overwrite) => {
     const needAffine = (gamma?.requiresGrad ?? false) || (beta?.requiresGrad ?? false);
     let sumDy: Buf | null = null, sumDyXhat: Buf | null = null;
     let gx: Buf | null = null;
@@ -147,9 +147,10 @@ export function batchNorm(
       if (f) {
         // Same arithmetic as below, with one copy of dy and x into the backend.
         const sDy = sumDy, sDyXhat = sumDyXhat;
+        // dx into dy when the engine allows it (the kernel reads dy[i] before writing dx[i])
         gx = f.batchNormBackward(dy as Float32Array, x.data as Float32Array, mean as Float32Array, invstd as Float32Array,
           sDy as Float32Array, sDyXhat as Float32Array, N, C, HW, training && x.requiresGrad,
-          () => dxCoefs(sDy, sDyXhat) as [Float32Array, Float32Array, Float32Array]);
+          () => dxCoefs(sDy, sDyXhat) as [Float32Array, Float32Array, Float32Array], overwrite ? dy as Float32Array : undefined);
         done = gx !== null;
       } else {
         kernel('channelBackwardSums')(dy, x.data, mean, invstd, sumDy, sumDyXhat, N, C, HW);
@@ -173,7 +174,7 @@ export function batchNorm(
         kernel('channelAffine')(dy, zero, scale, zero, gx, N, C, HW);
       }
     }
-    const grads: (Buf | null)[] = [gx];
+    const grads: (Buf | null)[] = [gx === null ? null : freshGrad(gx)];
     if (gamma) grads.push(gamma.requiresGrad ? sumDyXhat : null);
     if (beta) grads.push(beta.requiresGrad ? sumDy : null);
     return grads;

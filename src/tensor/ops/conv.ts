@@ -4,7 +4,7 @@
  */
 import { Tensor, allocBuf } from '../tensor.js';
 import type { Buf, ConvGeom } from '../kernels.js';
-import { record } from '../autograd.js';
+import { freshGrad, record } from '../autograd.js';
 import { kernel } from '../registry.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { checkDtypes } from './util.js';
@@ -117,6 +117,9 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
         kernel('conv2dBackwardFilter')(x.data, dy, gw, g);
       }
     }
+    // both are allocated for this call and referenced nowhere else
+    if (gx !== null) freshGrad(gx);
+    if (gw !== null) freshGrad(gw);
     if (bias && bias.requiresGrad) {
       gb = allocBuf(dtype, O);
       for (let n = 0; n < N; n++) {

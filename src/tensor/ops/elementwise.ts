@@ -1,7 +1,7 @@
 /** Elementwise ops: binary with NumPy broadcasting, unary, and their gradients. */
 import { Tensor, allocBuf, scalar as scalarTensor } from '../tensor.js';
 import type { Buf } from '../kernels.js';
-import { record } from '../autograd.js';
+import { freshGrad, record } from '../autograd.js';
 import { broadcastShapes, broadcastStrides, checkDtypes, forEachBroadcast, reduceToShape, sameShape } from './util.js';
 import { fastFor } from '../backends/fast.js';
 
@@ -191,12 +191,13 @@ function reluInto(a: Tensor, inPlace: boolean): Tensor {
     o = inPlace ? x : allocBuf(a.dtype, a.size);
     for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
   }
-  return record(new Tensor(o, a.shape), 'relu', [a], (g) => {
+  return record(new Tensor(o, a.shape), 'relu', [a], (g, overwrite) => {
+    // into g when the engine allows it (it holds the only reference), else a fresh array
     const fb = fastFor(a.size, o, g);
-    if (fb) return [fb.reluBackward(o as Float32Array, g as Float32Array)];
-    const r = allocBuf(a.dtype, a.size);
+    if (fb) return [freshGrad(fb.reluBackward(o as Float32Array, g as Float32Array, overwrite ? g as Float32Array : undefined))];
+    const r = overwrite ? g : allocBuf(a.dtype, a.size);
     for (let i = 0; i < r.length; i++) r[i] = o[i] > 0 ? g[i] : 0;
-    return [r];
+    return [freshGrad(r)];
   });
 }
 export const relu6 = unary('relu6', (x) => (x > 0 ? (x < 6 ? x : 6) : 0), (x) => (x > 0 && x < 6 ? 1 : 0));

@@ -228,8 +228,7 @@ export const nativeFastOps: FastOps = {
     A().elementwise(EW_RELU, x, null, out);
     return out;
   },
-  reluBackward(y, g) {
-    const out = uninitF32(y.length);
+  reluBackward(y, g, out = uninitF32(y.length)) {
     A().elementwise(EW_RELU_BACKWARD, y, g, out);
     return out;
   },
@@ -245,12 +244,12 @@ export const nativeFastOps: FastOps = {
     a.channelAffine(x, mean, scale, shift, out, N, C, HW);
     return out;
   },
-  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs) {
+  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out) {
     const a = A();
     a.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
     if (!wantDx) return null;
     const [k1, k2, k3] = coefs();
-    const dx = uninitF32(N * C * HW);
+    const dx = out ?? uninitF32(N * C * HW);
     a.bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW);
     return dx;
   },

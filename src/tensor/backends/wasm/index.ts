@@ -519,8 +519,8 @@ export const wasmFastOps: FastOps = {
   relu(x, out) {
     return elementwise(EW_RELU, x, null, out);
   },
-  reluBackward(y, g) {
-    return elementwise(EW_RELU_BACKWARD, y, g);
+  reluBackward(y, g, out) {
+    return elementwise(EW_RELU_BACKWARD, y, g, out);
   },
   add(a, b, out) {
     return elementwise(EW_ADD, a, b, out);
@@ -577,7 +577,7 @@ export const wasmFastOps: FastOps = {
       return takeF32(po, n);
     });
   },
-  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs) {
+  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out) {
     return guarded((w) => {
       const n = N * C * HW;
       const pdy = putF32(w, dy, n);
@@ -596,7 +596,9 @@ export const wasmFastOps: FastOps = {
       const p3 = putF32(w, k3, C);
       const pdx = alloc(w, n * 4);
       w.mp_bn_backward_input(pdy, px, pm, p1, p2, p3, pdx, N, C, HW);
-      return takeF32(pdx, n);
+      if (out === undefined) return takeF32(pdx, n);
+      getF32(pdx, out, n);
+      return out;
     });
   },
 };
