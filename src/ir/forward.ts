@@ -7,14 +7,22 @@ export interface ForwardOptions extends Partial<ForwardMode> {
   /** Also return these intermediate outputs by node name. */
   capture?: readonly string[];
   /**
-   * Let a ReLU or a two-input add write into the storage of an input nothing else reads (default
-   * true): saves an allocation per such node. Off only to compare.
+   * Let a ReLU or a two-input add write into the storage of an input nothing else reads, and run a
+   * batch norm whose only reader is a ReLU as one fused op (default true): saves an allocation per
+   * such node and a pass per fused pair, same values bit for bit. Off only to compare.
    */
   inPlace?: boolean;
 }
 
 /** Ops whose backward never reads their own output: a sole consumer may overwrite it. */
 const OVERWRITABLE: ReadonlySet<NodeDef['op']> = new Set(['conv2d', 'batchnorm', 'add', 'linear']);
+
+/** Whether n is a batch norm whose only reader is a ReLU, and nobody else sees its own output. */
+function fusesRelu(n: NodeDef, index: GraphIndex, output: string, capture: ReadonlySet<string>): boolean {
+  if (n.op !== 'batchnorm' || n.name === output || capture.has(n.name)) return false;
+  const cs = index.consumers.get(n.name)!;
+  return cs.length === 1 && cs[0]!.op === 'relu';
+}
 
 /**
  * Index of the input of n (a relu or a two-input add) that n may overwrite, or -1: one whose only
@@ -30,7 +38,8 @@ function inPlaceInput(n: NodeDef, index: GraphIndex, output: string, capture: Re
 /**
  * Runs the graph on input x [N, ...inputShape]. Intermediates are released as soon as their last
  * consumer has run. BN in training mode updates running statistics in place. ReLUs and residual
- * adds write into an input only they read (see ForwardOptions.inPlace).
+ * adds write into an input only they read, and a BN read only by a ReLU runs fused with it (see
+ * ForwardOptions.inPlace).
  */
 export function forward(g: ModelGraph, params: Params, x: Tensor, opts: ForwardOptions = {}): Tensor {
   return forwardWithCapture(g, params, x, opts).output;
@@ -45,11 +54,19 @@ export function forwardWithCapture(g: ModelGraph, params: Params, x: Tensor, opt
   const values = new Map<string, Tensor>();
   const captured = new Map<string, Tensor>();
   const capture = new Set(opts.capture ?? []);
+  const optimize = opts.inPlace !== false;
+  const fused = new Set<string>(); // relu nodes whose batch norm already applied them
   for (const n of g.nodes) {
     const xs = n.op === 'input' ? [x] : n.inputs.map((i) => values.get(i)!);
     let y: Tensor;
     try {
-      y = forwardNode(n, xs, params, mode, opts.inPlace === false ? -1 : inPlaceInput(n, index, g.output, capture));
+      if (fused.has(n.name)) {
+        y = xs[0]; // the batch norm before it returned relu(bn(x))
+      } else {
+        const fuse = optimize && fusesRelu(n, index, g.output, capture);
+        if (fuse) fused.add(index.consumers.get(n.name)![0]!.name);
+        y = forwardNode(n, xs, params, mode, optimize ? inPlaceInput(n, index, g.output, capture) : -1, fuse);
+      }
     } catch (e) {
       if (e instanceof GraphError) throw e;
       throw new GraphError(`model '${g.name}', node '${n.name}' (${n.op}): ${(e as Error).message}`);

@@ -103,8 +103,9 @@ function param(params: Params, name: string, node: NodeDef): Tensor {
  * Runs one node on the engine. BN in training mode updates its running buffers in place; they are
  * passed detached (same storage) so differentiating over a whole Params record, buffers included, works.
  * inPlace ≥ 0: a relu or two-input add may write into xs[inPlace] (the caller knows nothing else reads it).
+ * fuseRelu: a batch norm returns relu(bn(x)) (the caller skips the relu that was its only reader).
  */
-export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: ForwardMode, inPlace = -1): Tensor {
+export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: ForwardMode, inPlace = -1, fuseRelu = false): Tensor {
   const p = (role: string) => param(params, `${node.name}.${role}`, node);
   switch (node.op) {
     case 'input':
@@ -115,7 +116,7 @@ export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: F
       });
     case 'batchnorm':
       return batchNorm(xs[0], node.affine ? p('weight') : null, node.affine ? p('bias') : null, p('running_mean').detach(), p('running_var').detach(), {
-        training: mode.training, momentum: node.momentum, eps: node.eps,
+        training: mode.training, momentum: node.momentum, eps: node.eps, relu: fuseRelu,
       });
     case 'linear':
       return linear(xs[0], p('weight'), node.bias ? p('bias') : null);

@@ -13,6 +13,7 @@ import { crossEntropy } from '../../src/tensor/ops/softmax.js';
 import { add, addInPlace, mul, relu, reluInPlace } from '../../src/tensor/ops/elementwise.js';
 import { sum } from '../../src/tensor/ops/reduce.js';
 import { withBackend, getBackend } from '../../src/tensor/registry.js';
+import { nativeAvailable } from '../../src/tensor/backends/native/index.js';
 import { buildModel, modelEntry } from '../../src/models/index.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import { initParams, cloneParams } from '../../src/ir/init.js';
@@ -55,10 +56,11 @@ const CASES: [string, number[]][] = [
   ['smallcnn-res', [1, 14, 14]],
 ];
 
-for (const backend of ['default', 'ts'] as const) {
+const BACKENDS: ('default' | 'ts' | 'native')[] = ['default', 'ts', ...(nativeAvailable() ? ['native' as const] : [])];
+for (const backend of BACKENDS) {
   for (const [name, shape] of CASES) {
     if (backend === 'ts' && name === 'mobilenetv2') continue; // slow on the reference loops; the others cover ts
-    test(`in-place ReLU / add == allocating forward, bit for bit (${name}, ${backend === 'default' ? getBackend() : 'ts'} backend)`, () => {
+    test(`in-place ReLU / add and fused BN + ReLU == plain forward, bit for bit (${name}, ${backend === 'default' ? getBackend() : backend} backend)`, () => {
       const run = (): void => {
         const g = name === 'fork' ? forkGraph() : buildModel(name, { numClasses: 10, inputShape: shape });
         const p0 = initParams(g, 3, name === 'fork' ? 'torch-default' : modelEntry(name).init);
@@ -75,7 +77,7 @@ for (const backend of ['default', 'ts'] as const) {
         for (const k of Object.keys(b.params)) sameBits(a.params[k]!.data as Float32Array, b.params[k]!.data as Float32Array, `${name} param ${k}`);
         sameBits(x.data as Float32Array, xData, `${name}: the input is untouched`);
       };
-      if (backend === 'ts') withBackend('ts', run); else run();
+      if (backend === 'default') run(); else withBackend(backend, run);
     });
   }
 }

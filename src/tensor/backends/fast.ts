@@ -30,21 +30,23 @@ export interface FastOps {
   /**
    * Batch-norm forward over x[N, C, HW] with one copy of x: channelMoments(x) → mean, variance;
    * then `coefs()` (which reads mean / variance) returns [scale, shift]; returns
-   * channelAffine(x, mean, scale, shift).
+   * channelAffine(x, mean, scale, shift), with a ReLU applied when `relu`.
    */
   batchNormForward(
     x: Float32Array, mean: Float32Array, variance: Float32Array,
-    N: number, C: number, HW: number, coefs: () => readonly [Float32Array, Float32Array],
+    N: number, C: number, HW: number, coefs: () => readonly [Float32Array, Float32Array], relu?: boolean,
   ): Float32Array;
   /**
    * Batch-norm backward with one copy of dy and x: channelBackwardSums → sumDy, sumDyXhat; then, when
    * wantDx, `coefs()` returns [k1, k2, k3] and the result is dx = (x − mean)·k2 + k3 + k1·dy (else null),
-   * written into `out` when given (which may be dy).
+   * written into `out` when given (which may be dy). With `reluOut` (the output of a fused ReLU) dy is
+   * first masked to reluOut > 0 ? dy : 0, and everything above uses the masked dy.
    */
   batchNormBackward(
     dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array,
     sumDy: Float32Array, sumDyXhat: Float32Array, N: number, C: number, HW: number,
     wantDx: boolean, coefs: () => readonly [Float32Array, Float32Array, Float32Array], out?: Float32Array,
+    reluOut?: Float32Array,
   ): Float32Array | null;
 }
 

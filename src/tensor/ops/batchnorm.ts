@@ -21,6 +21,18 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root; default 1e-5. */
   eps?: number;
+  /**
+   * Apply a ReLU to the output, as one op (ir/forward.ts fuses BN → ReLU this way): the backends
+   * apply the ReLU and its gradient mask inside the batch-norm kernels' passes. Same values as
+   * relu(batchNorm(...)), bit for bit.
+   */
+  relu?: boolean;
+}
+
+/** out[i] = y[i] > 0 ? g[i] : 0 (out may be g). */
+function reluMask(y: Buf, g: Buf, out: Buf): Buf {
+  for (let i = 0; i < out.length; i++) out[i] = y[i] > 0 ? g[i] : 0;
+  return out;
 }
 
 function checkChannelVector(what: string, t: Tensor, C: number, x: Tensor): void {
@@ -67,6 +79,8 @@ export function batchNorm(
   if (!(eps >= 0)) throw new TensorError(op, `eps must be ≥ 0, got ${eps}`);
   if (!(momentum >= 0 && momentum <= 1)) throw new TensorError(op, `momentum must be in [0, 1], got ${momentum}`);
   const count = N * HW;
+  const relu = opts.relu ?? false;
+  let fusedForward = false; // the backend's fast path applied the ReLU
 
   const mean = allocBuf(dtype, C);
   const invstd = allocBuf(dtype, C);
@@ -98,11 +112,12 @@ export function batchNorm(
     };
     const f = fastFor(x.size, x.data, mean);
     if (f) {
+      fusedForward = true;
       // Same kernels in the same order, with one copy of x into the backend.
       outData = f.batchNormForward(x.data as Float32Array, mean as Float32Array, variance as Float32Array, N, C, HW, () => {
         useMoments();
         return affineCoefs() as [Float32Array, Float32Array];
-      });
+      }, relu);
     } else {
       kernel('channelMoments')(x.data, mean, variance, N, C, HW);
       useMoments();
@@ -119,14 +134,26 @@ export function batchNorm(
     outData = allocBuf(dtype, x.size);
     kernel('channelAffine')(x.data, mean, scale, shift, outData, N, C, HW);
   }
+  if (relu && !fusedForward) for (let i = 0; i < outData.length; i++) outData[i] = outData[i] > 0 ? outData[i] : 0;
   const out = new Tensor(outData, x.shape);
 
   const inputs: Tensor[] = [x];
   if (gamma) inputs.push(gamma);
   if (beta) inputs.push(beta);
   const training = opts.training;
-  return record(out, 'batchNorm', inputs, (dy, overwrite) => {
+  const finalOut = outData;
+  return record(out, relu ? 'batchNormRelu' : 'batchNorm', inputs, (dyIn, overwriteIn) => {
     const needAffine = (gamma?.requiresGrad ?? false) || (beta?.requiresGrad ?? false);
+    // The fused ReLU's mask goes into the backend's batch-norm backward when that computes
+    // everything (training, x needs its gradient); otherwise it is applied here first.
+    const fusedMask = relu && training && x.requiresGrad && fastFor(x.size, x.data, dyIn) !== undefined;
+    let dy = dyIn, overwrite = overwriteIn;
+    if (relu && !fusedMask) {
+      const fm = fastFor(x.size, finalOut, dyIn);
+      dy = fm ? fm.reluBackward(finalOut as Float32Array, dyIn as Float32Array, overwrite ? dyIn as Float32Array : undefined)
+        : reluMask(finalOut, dyIn, overwrite ? dyIn : allocBuf(dtype, x.size));
+      overwrite = true; // the masked gradient is this closure's own
+    }
     let sumDy: Buf | null = null, sumDyXhat: Buf | null = null;
     let gx: Buf | null = null;
     /** dx = gamma·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = k1·dy + k2·(x − mean) + k3 */
@@ -150,7 +177,8 @@ export function batchNorm(
         // dx into dy when the engine allows it (the kernel reads dy[i] before writing dx[i])
         gx = f.batchNormBackward(dy as Float32Array, x.data as Float32Array, mean as Float32Array, invstd as Float32Array,
           sDy as Float32Array, sDyXhat as Float32Array, N, C, HW, training && x.requiresGrad,
-          () => dxCoefs(sDy, sDyXhat) as [Float32Array, Float32Array, Float32Array], overwrite ? dy as Float32Array : undefined);
+          () => dxCoefs(sDy, sDyXhat) as [Float32Array, Float32Array, Float32Array], overwrite ? dy as Float32Array : undefined,
+          fusedMask ? finalOut as Float32Array : undefined);
         done = gx !== null;
       } else {
         kernel('channelBackwardSums')(dy, x.data, mean, invstd, sumDy, sumDyXhat, N, C, HW);

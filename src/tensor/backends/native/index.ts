@@ -236,16 +236,24 @@ export const nativeFastOps: FastOps = {
     A().elementwise(EW_ADD, a, b, out);
     return out;
   },
-  batchNormForward(x, mean, variance, N, C, HW, coefs) {
+  batchNormForward(x, mean, variance, N, C, HW, coefs, relu) {
     const a = A();
     a.channelMoments(x, mean, variance, N, C, HW);
     const [scale, shift] = coefs();
     const out = uninitF32(N * C * HW);
     a.channelAffine(x, mean, scale, shift, out, N, C, HW);
+    if (relu === true) a.elementwise(EW_RELU, out, null, out);
     return out;
   },
-  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out) {
+  batchNormBackward(dy0, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out, reluOut) {
     const a = A();
+    let dy = dy0;
+    if (reluOut !== undefined) {
+      // the fused ReLU's mask first (into out when allowed), then dx into the masked gradient
+      dy = out ?? uninitF32(N * C * HW);
+      a.elementwise(EW_RELU_BACKWARD, reluOut, dy0, dy);
+      out = dy;
+    }
     a.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
     if (!wantDx) return null;
     const [k1, k2, k3] = coefs();

@@ -560,7 +560,7 @@ export const wasmFastOps: FastOps = {
       return [dx, dw];
     });
   },
-  batchNormForward(x, mean, variance, N, C, HW, coefs) {
+  batchNormForward(x, mean, variance, N, C, HW, coefs, relu) {
     return guarded((w) => {
       const n = N * C * HW;
       const px = putF32(w, x, n);
@@ -574,13 +574,16 @@ export const wasmFastOps: FastOps = {
       const pb = putF32(w, shift, C);
       const po = alloc(w, n * 4);
       w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
+      if (relu === true) w.mp_elementwise(EW_RELU, po, 0, po, n);
       return takeF32(po, n);
     });
   },
-  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out) {
+  batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out, reluOut) {
     return guarded((w) => {
       const n = N * C * HW;
       const pdy = putF32(w, dy, n);
+      // the fused ReLU's mask, applied in wasm memory (no separate relu-backward round trip)
+      if (reluOut !== undefined) w.mp_elementwise(EW_RELU_BACKWARD, putF32(w, reluOut, n), pdy, pdy, n);
       const px = putF32(w, x, n);
       const pm = putF32(w, mean, C);
       const pi = putF32(w, invstd, C);
