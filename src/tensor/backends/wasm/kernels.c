@@ -487,6 +487,17 @@ static void pack_a(const float *A, int rsA, int csA, int i0, int mc, int k0, int
 
 #define FMA(c, a, b) c = wasm_f32x4_add(c, wasm_f32x4_mul(a, b))
 
+/* Adds a 4x8 register tile into C: row r gets c_r0 at columns d0..d0+3 and c_r1 at d1..d1+3. */
+INLINE void add_tile_4x8(float *C, int ldc, int d0, int d1, v128_t c00, v128_t c01, v128_t c10, v128_t c11,
+                         v128_t c20, v128_t c21, v128_t c30, v128_t c31) {
+  const v128_t c[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+  for (int r = 0; r < 4; r++) {
+    float *q = C + (size_t)r * ldc;
+    wasm_v128_store(q + d0, wasm_f32x4_add(wasm_v128_load(q + d0), c[r][0]));
+    wasm_v128_store(q + d1, wasm_f32x4_add(wasm_v128_load(q + d1), c[r][1]));
+  }
+}
+
 /* C[MR x NR] (+)= Ap[kc x MR]ᵀ-strip · Bp[kc x NR]-strip; full tile, ldc stride. */
 INLINE void micro_kernel_s(int kc, const float *Ap, const float *Bp, int ldb, float *C, int ldc) {
   v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
@@ -501,17 +512,7 @@ INLINE void micro_kernel_s(int kc, const float *Ap, const float *Bp, int ldb, fl
     Ap += MR;
     Bp += ldb;
   }
-#define UPD(r, c0, c1)                                                            \
-  do {                                                                            \
-    float *p = C + (size_t)(r) * ldc;                                             \
-    wasm_v128_store(p, wasm_f32x4_add(wasm_v128_load(p), c0));                    \
-    wasm_v128_store(p + 4, wasm_f32x4_add(wasm_v128_load(p + 4), c1));            \
-  } while (0)
-  UPD(0, c00, c01);
-  UPD(1, c10, c11);
-  UPD(2, c20, c21);
-  UPD(3, c30, c31);
-#undef UPD
+  add_tile_4x8(C, ldc, 0, 4, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /* packed B strip (row stride NR) */
@@ -983,17 +984,7 @@ INLINE void micro_kernel_conv2(int kc, const float *Ap, const float *s0, const f
     a = wasm_v128_load32_splat(Ap + 3); FMA(c30, a, b0); FMA(c31, a, b1);
     Ap += 4;
   }
-#define UPD(r, c0, c1)                                                            \
-  do {                                                                            \
-    float *q = C + (size_t)(r) * ldc;                                             \
-    wasm_v128_store(q + d0, wasm_f32x4_add(wasm_v128_load(q + d0), c0));          \
-    wasm_v128_store(q + d1, wasm_f32x4_add(wasm_v128_load(q + d1), c1));          \
-  } while (0)
-  UPD(0, c00, c01);
-  UPD(1, c10, c11);
-  UPD(2, c20, c21);
-  UPD(3, c30, c31);
-#undef UPD
+  add_tile_4x8(C, ldc, d0, d1, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /*
@@ -1636,17 +1627,7 @@ INLINE void micro_kernel_rows(int kc, const float *a0, const float *a1, const fl
     a = wasm_v128_load32_splat(a3 + k); FMA(c30, a, b0); FMA(c31, a, b1);
     Bp += NR;
   }
-#define UPD(r, c0, c1)                                                            \
-  do {                                                                            \
-    float *q = C + (size_t)(r) * ldc;                                             \
-    wasm_v128_store(q, wasm_f32x4_add(wasm_v128_load(q), c0));                    \
-    wasm_v128_store(q + 4, wasm_f32x4_add(wasm_v128_load(q + 4), c1));            \
-  } while (0)
-  UPD(0, c00, c01);
-  UPD(1, c10, c11);
-  UPD(2, c20, c21);
-  UPD(3, c30, c31);
-#undef UPD
+  add_tile_4x8(C, ldc, 0, 4, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /* dy rows [oh0, oh0 + nr) of one image, channel-minor: yT[r][ow][o] (row stride rs floats); rows past
@@ -1986,17 +1967,7 @@ INLINE void micro_kernel_dw(int kc, int oh, int ow, const float *r0, const float
     oh++;
     ow = 0;
   }
-#define UPD(r, c0, c1)                                                            \
-  do {                                                                            \
-    float *q = C + (size_t)(r) * ldc;                                             \
-    wasm_v128_store(q, wasm_f32x4_add(wasm_v128_load(q), c0));                    \
-    wasm_v128_store(q + 4, wasm_f32x4_add(wasm_v128_load(q + 4), c1));            \
-  } while (0)
-  UPD(0, c00, c01);
-  UPD(1, c10, c11);
-  UPD(2, c20, c21);
-  UPD(3, c30, c31);
-#undef UPD
+  add_tile_4x8(C, ldc, 0, 4, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 
