@@ -832,7 +832,6 @@ static void depthwise_backward_filter(const float *x, const float *dy, float *dw
 /* groups == C > 1 (a single-channel input with groups = 1 is an ordinary convolution) */
 INLINE int is_depthwise(const ConvGeom *g) { return g->C == g->groups && g->groups > 1 && g->KH * g->KW > 1; }
 
-
 /*
  * Phase-decomposed padded grid ("q layout"). Output pixel (oh, ow) reads the zero-padded input at
  * xpad[c, oh*sH + kh*dH, ow*sW + kw*dW]. With kh*dH = u*sH + a (a < sH) and kw*dW = v*sW + b, that
@@ -1040,7 +1039,6 @@ static float *prepack_weights(const float *w, int groups, int Og, int CK) {
   }
   return p;
 }
-
 
 /* ---- parallel drivers ----
  * A convolution is prepared once per call into a job (arena-allocated: it outlives the export that
@@ -1884,7 +1882,6 @@ static void wdw_output(const float *M, const ConvGeom *g, int Op, int mx, float 
     }
 }
 
-
 #ifndef DW_MIN_PARTIALS
 #define DW_MIN_PARTIALS 8
 #endif
@@ -1970,23 +1967,28 @@ INLINE void micro_kernel_dw(int kc, int oh, int ow, const float *r0, const float
   add_tile_4x8(C, ldc, 0, 4, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
+/* Chunk ci of a filter-gradient job: zeroes its partial (*part), sets its images [*n0, *n1) and
+   returns the thread's workspace; 0 when the chunk has no images or (j->h.err set) no memory. */
+static TWork *dw_chunk_begin(BwdFilterJob *j, int ci, int tid, float **part, int *n0, int *n1) {
+  const int i = j->h.u0 + ci; /* one partial per chunk */
+  *part = j->partials + (size_t)i * j->psz;
+  fill0(*part, j->psz);
+  chunk_range(j->h.g.N, j->G, i, n0, n1);
+  if (*n0 >= *n1) return 0;
+  TWork *t = twork(j->tw, tid);
+  if (!t) j->h.err = 1;
+  return t;
+}
 
 /* Filter gradient (one partial sum): im2col rows read in place from zero-padded planes. */
 static void conv_bwd_filter_pad_chunk(void *vctx, int ci, int tid) {
   BwdFilterJob *j = (BwdFilterJob *)vctx;
   const ConvGeom *g = &j->h.g;
-  const int i = j->h.u0 + ci; /* one partial per chunk */
-  float *part = j->partials + (size_t)i * j->psz;
-  fill0(part, j->psz);
+  float *part;
   int n0, n1;
-  chunk_range(g->N, j->G, i, &n0, &n1);
-  if (n0 >= n1) return;
+  TWork *t = dw_chunk_begin(j, ci, tid, &part, &n0, &n1);
+  if (!t) return;
   const int Hp = g->H + 2 * g->padH, Wp = g->W + 2 * g->padW;
-  TWork *t = twork(j->tw, tid);
-  if (!t) {
-    j->h.err = 1;
-    return;
-  }
   float *xpad = t->buf;
   const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW, OW = g->OW, OgP = j->OgP;
   const int rowStep = g->strideH * Wp, sW = g->strideW;
@@ -2020,17 +2022,10 @@ static void conv_bwd_filter_pad_chunk(void *vctx, int ci, int tid) {
 static void conv_bwd_filter_pointwise_chunk(void *vctx, int ci, int tid) {
   BwdFilterJob *j = (BwdFilterJob *)vctx;
   const ConvGeom *g = &j->h.g;
-  const int i = j->h.u0 + ci;
-  float *part = j->partials + (size_t)i * j->psz;
-  fill0(part, j->psz);
+  float *part;
   int n0, n1;
-  chunk_range(g->N, j->G, i, &n0, &n1);
-  if (n0 >= n1) return;
-  TWork *t = twork(j->tw, tid);
-  if (!t) {
-    j->h.err = 1;
-    return;
-  }
+  TWork *t = dw_chunk_begin(j, ci, tid, &part, &n0, &n1);
+  if (!t) return;
   const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW;
   for (int n = n0; n < n1; n++)
     for (int gi = 0; gi < g->groups; gi++)
@@ -2042,17 +2037,10 @@ static void conv_bwd_filter_pointwise_chunk(void *vctx, int ci, int tid) {
 static void conv_bwd_filter_wino_chunk(void *vctx, int ci, int tid) {
   BwdFilterJob *j = (BwdFilterJob *)vctx;
   const ConvGeom *g = &j->h.g;
-  const int i = j->h.u0 + ci;
-  float *part = j->partials + (size_t)i * j->psz;
-  fill0(part, j->psz);
+  float *part;
   int n0, n1;
-  chunk_range(g->N, j->G, i, &n0, &n1);
-  if (n0 >= n1) return;
-  TWork *t = twork(j->tw, tid);
-  if (!t) {
-    j->h.err = 1;
-    return;
-  }
+  TWork *t = dw_chunk_begin(j, ci, tid, &part, &n0, &n1);
+  if (!t) return;
   const WdwGeom *w = &j->wd;
   const size_t imgX = (size_t)g->C * j->HW, imgY = (size_t)g->O * j->OHW;
   for (int n = n0; n < n1;) {
@@ -2292,7 +2280,6 @@ EXPORT(mp_conv2d_backward_filter) int mp_conv2d_backward_filter(const float *x, 
   heap_top = mark;
   return rc;
 }
-
 
 /* ------------------------------------------------------------------------------------------ */
 /* pooling                                                                                    */
@@ -2535,7 +2522,6 @@ EXPORT(mp_avg_pool2d_backward) void mp_avg_pool2d_backward(const float *dy, floa
   j.dx = dx;
   par_for(avg_pool_backward_chunk, &j, j.nChunks);
 }
-
 
 /* ------------------------------------------------------------------------------------------ */
 /* per-channel kernels (batch norm); reductions accumulate in f64x2                            */
