@@ -1322,11 +1322,28 @@ static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, con
 
 /* ---- forward ---- */
 
+/* Sizes a convolution job derives from its geometry: Cg / Og input / output channels per group,
+   CK = Cg·KH·KW (one filter row), OHW / HW the output / input plane sizes. */
+typedef struct {
+  int Cg, Og, CK, OHW, HW;
+} ConvDims;
+
+static ConvDims conv_dims(const ConvGeom *g) {
+  ConvDims d;
+  d.Cg = g->C / g->groups;
+  d.Og = g->O / g->groups;
+  d.CK = d.Cg * g->KH * g->KW;
+  d.OHW = g->OH * g->OW;
+  d.HW = g->H * g->W;
+  return d;
+}
+
 typedef struct {
   JobHead h;
   const float *x, *w;
   float *out;
-  int Cg, Og, CK, OHW, HW, pw, dw, wino;
+  ConvDims d;
+  int pw, dw, wino;
   QGeom q;
   WinoGeom wg;
   const float *packedA; /* or the Winograd-transformed weights U */
@@ -1339,7 +1356,7 @@ static void conv_fwd_chunk(void *vctx, int i, int tid) {
   int n0, n1;
   job_chunk(&j->h, i, &n0, &n1);
   if (n0 >= n1) return;
-  const int img = g->O * j->OHW;
+  const int img = g->O * j->d.OHW;
   if (j->wino) { /* writes every output element */
     TWork *t = twork(j->tw, tid);
     if (!t) {
@@ -1347,7 +1364,7 @@ static void conv_fwd_chunk(void *vctx, int i, int tid) {
       return;
     }
     for (int n = n0; n < n1; n++)
-      wino_image(g, &j->wg, j->packedA, j->x + (size_t)n * g->C * j->HW, j->out + (size_t)n * img, t->buf);
+      wino_image(g, &j->wg, j->packedA, j->x + (size_t)n * g->C * j->d.HW, j->out + (size_t)n * img, t->buf);
     return;
   }
   fill0(j->out + (size_t)n0 * img, (n1 - n0) * img);
@@ -1360,7 +1377,7 @@ static void conv_fwd_chunk(void *vctx, int i, int tid) {
     j->h.err = 1;
     return;
   }
-  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW;
+  const int Cg = j->d.Cg, Og = j->d.Og, CK = j->d.CK, OHW = j->d.OHW, HW = j->d.HW;
   const int Mp = (Og + MR - 1) / MR * MR;
   for (int n = n0; n < n1; n++) {
     for (int gi = 0; gi < g->groups; gi++) {
@@ -1381,16 +1398,12 @@ static JobHead *conv_fwd_prepare(const float *x, const float *w, float *out, con
   FwdJob *j = (FwdJob *)job_alloc(sizeof(FwdJob), JOB_FWD, gIn);
   if (!j) return 0;
   const ConvGeom *g = &j->h.g;
-  const int Cg = g->C / g->groups, Og = g->O / g->groups;
-  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
+  const ConvDims dm = conv_dims(g);
+  const int Cg = dm.Cg, Og = dm.Og, CK = dm.CK, OHW = dm.OHW;
   j->x = x;
   j->w = w;
   j->out = out;
-  j->Cg = Cg;
-  j->Og = Og;
-  j->CK = CK;
-  j->OHW = OHW;
-  j->HW = HW;
+  j->d = dm;
   j->h.fn = conv_fwd_chunk;
   j->h.perThread = CONV_CHUNKS_PER_THREAD;
   j->h.unitCost = 2.0 * g->O * OHW * CK;
@@ -1433,7 +1446,8 @@ typedef struct {
   JobHead h;
   const float *dy, *w;
   float *dx;
-  int Cg, Og, CK, OHW, HW, pw, dw, chunk, nb;
+  ConvDims d;
+  int pw, dw, chunk, nb;
   TWork tw[MAXT];
 } BwdInJob;
 
@@ -1443,7 +1457,7 @@ static void conv_bwd_input_chunk(void *vctx, int i, int tid) {
   int n0, n1;
   job_chunk(&j->h, i, &n0, &n1);
   if (n0 >= n1) return;
-  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW;
+  const int Cg = j->d.Cg, Og = j->d.Og, CK = j->d.CK, OHW = j->d.OHW, HW = j->d.HW;
   fill0(j->dx + (size_t)n0 * g->C * HW, (n1 - n0) * g->C * HW);
   if (j->dw) {
     depthwise_backward_input(j->dy, j->w, j->dx, g, n0, n1);
@@ -1495,8 +1509,8 @@ static void conv_bwd_input_chunk(void *vctx, int i, int tid) {
 
 /* Prepares dx = conv2d input gradient (units: images); 0 when out of memory. */
 static JobHead *conv_bwd_input_prepare(const float *dy, const float *w, float *dx, const ConvGeom *g) {
-  const int Cg = g->C / g->groups, Og = g->O / g->groups;
-  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
+  const ConvDims dm = conv_dims(g);
+  const int Cg = dm.Cg, Og = dm.Og, CK = dm.CK, OHW = dm.OHW, HW = dm.HW;
   if (!is_depthwise(g) && g->N * g->C * HW > 0 && CK > 0 && OHW > 0 && Og > 0) {
     /* Stride 1: dx = conv(dy, W'), W'[g*Cg + c, o, kh, kw] = W[g*Og + o, c, KH-1-kh, KW-1-kw],
        padding dilation*(K-1) - pad. Reuses the fast forward path (no col2im). */
@@ -1525,11 +1539,7 @@ static JobHead *conv_bwd_input_prepare(const float *dy, const float *w, float *d
   j->dy = dy;
   j->w = w;
   j->dx = dx;
-  j->Cg = Cg;
-  j->Og = Og;
-  j->CK = CK;
-  j->OHW = OHW;
-  j->HW = HW;
+  j->d = dm;
   j->h.fn = conv_bwd_input_chunk;
   j->h.perThread = CONV_CHUNKS_PER_THREAD;
   j->h.unitCost = 2.0 * g->O * OHW * CK;
@@ -1907,7 +1917,8 @@ typedef struct {
   float *dw;
   float *partials; /* G x psz */
   int psz, G, pw, wino;
-  int Cg, Og, CK, OHW, HW, CKp, OgP;
+  ConvDims d;
+  int CKp, OgP;
   const int *kOffP;
   WdwGeom wd;
   TWork tw[MAXT];
@@ -1990,7 +2001,7 @@ static void conv_bwd_filter_pad_chunk(void *vctx, int ci, int tid) {
   if (!t) return;
   const int Hp = g->H + 2 * g->padH, Wp = g->W + 2 * g->padW;
   float *xpad = t->buf;
-  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW, OW = g->OW, OgP = j->OgP;
+  const int Cg = j->d.Cg, Og = j->d.Og, CK = j->d.CK, OHW = j->d.OHW, HW = j->d.HW, OW = g->OW, OgP = j->OgP;
   const int rowStep = g->strideH * Wp, sW = g->strideW;
   const int *kOffP = j->kOffP;
   for (int n = n0; n < n1; n++) {
@@ -2026,7 +2037,7 @@ static void conv_bwd_filter_pointwise_chunk(void *vctx, int ci, int tid) {
   int n0, n1;
   TWork *t = dw_chunk_begin(j, ci, tid, &part, &n0, &n1);
   if (!t) return;
-  const int Cg = j->Cg, Og = j->Og, CK = j->CK, OHW = j->OHW, HW = j->HW;
+  const int Cg = j->d.Cg, Og = j->d.Og, CK = j->d.CK, OHW = j->d.OHW, HW = j->d.HW;
   for (int n = n0; n < n1; n++)
     for (int gi = 0; gi < g->groups; gi++)
       /* pointwise: dw_g[Og, C_g] += dy_g[Og, HW] · x_gᵀ */
@@ -2042,7 +2053,7 @@ static void conv_bwd_filter_wino_chunk(void *vctx, int ci, int tid) {
   TWork *t = dw_chunk_begin(j, ci, tid, &part, &n0, &n1);
   if (!t) return;
   const WdwGeom *w = &j->wd;
-  const size_t imgX = (size_t)g->C * j->HW, imgY = (size_t)g->O * j->OHW;
+  const size_t imgX = (size_t)g->C * j->d.HW, imgY = (size_t)g->O * j->d.OHW;
   for (int n = n0; n < n1;) {
     if (w->rows < w->TH) {
       for (int ty0 = 0; ty0 < w->TH; ty0 += w->rows)
@@ -2080,8 +2091,8 @@ INLINE void add_into(float *dst, const float *src, int n) {
 /* Prepares dw = conv2d filter gradient (units: partial sums, or output channels when depthwise;
    finish with conv_bwd_filter_finish); 0 when out of memory. */
 static JobHead *conv_bwd_filter_prepare(const float *x, const float *dy, float *dw, const ConvGeom *g) {
-  const int Cg = g->C / g->groups, Og = g->O / g->groups;
-  const int CK = Cg * g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
+  const ConvDims dm = conv_dims(g);
+  const int Cg = dm.Cg, Og = dm.Og, CK = dm.CK, OHW = dm.OHW;
   if (is_depthwise(g) && g->N > 0 && CK > 0 && OHW > 0 && Og > 0) {
     DepthwiseFilterJob *d = (DepthwiseFilterJob *)job_alloc(sizeof(DepthwiseFilterJob), JOB_DW_FILTER, g);
     if (!d) return 0;
@@ -2103,11 +2114,7 @@ static JobHead *conv_bwd_filter_prepare(const float *x, const float *dy, float *
     j->h.units = 0;
     return &j->h;
   }
-  j->Cg = Cg;
-  j->Og = Og;
-  j->CK = CK;
-  j->OHW = OHW;
-  j->HW = HW;
+  j->d = dm;
   j->pw = is_pointwise(g);
   j->wino = !j->pw && wino_applies(g);
   if (j->pw) {
