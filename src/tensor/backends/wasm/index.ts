@@ -324,6 +324,17 @@ function convCall(what: string, fn: (w: WasmExports) => (a: number, b: number, o
   });
 }
 
+/** A one-array pooling kernel: src (nSrc floats) copied in, dst (nDst floats) copied out. */
+function poolCall(fn: (w: WasmExports) => (src: number, dst: number, g: number) => void,
+  src: Buf, nSrc: number, dst: Buf, nDst: number, g: PoolGeom): void {
+  guarded((w) => {
+    const ps = putF32(w, src as Float32Array, nSrc);
+    const pd = alloc(w, nDst * 4);
+    fn(w)(ps, pd, poolGeomPtr(w, g));
+    getF32(pd, dst as Float32Array, nDst);
+  });
+}
+
 export const wasmKernels: Partial<KernelMap> = {
   matmul(a, b, c, M, K, N, transA, transB, accumulate) {
     if (!allFloat32(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
@@ -381,26 +392,12 @@ export const wasmKernels: Partial<KernelMap> = {
 
   avgPool2d(x, out, g) {
     if (!allFloat32(x, out)) return tsKernels.avgPool2d(x, out, g);
-    guarded((w) => {
-      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
-      const nOut = g.N * g.C * g.OH * g.OW;
-      const po = alloc(w, nOut * 4);
-      const pg = poolGeomPtr(w, g);
-      w.mp_avg_pool2d(px, po, pg);
-      getF32(po, out as Float32Array, nOut);
-    });
+    poolCall((w) => w.mp_avg_pool2d, x, g.N * g.C * g.H * g.W, out, g.N * g.C * g.OH * g.OW, g);
   },
 
   avgPool2dBackward(dy, dx, g) {
     if (!allFloat32(dy, dx)) return tsKernels.avgPool2dBackward(dy, dx, g);
-    guarded((w) => {
-      const pdy = putF32(w, dy as Float32Array, g.N * g.C * g.OH * g.OW);
-      const nX = g.N * g.C * g.H * g.W;
-      const pdx = alloc(w, nX * 4);
-      const pg = poolGeomPtr(w, g);
-      w.mp_avg_pool2d_backward(pdy, pdx, pg);
-      getF32(pdx, dx as Float32Array, nX);
-    });
+    poolCall((w) => w.mp_avg_pool2d_backward, dy, g.N * g.C * g.OH * g.OW, dx, g.N * g.C * g.H * g.W, g);
   },
 
   channelMoments(x, mean, variance, N, C, HW) {
