@@ -42,7 +42,7 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1): n
   return d / Math.max(floor, m);
 }
 
-export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+export function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = 1e-5): void {
   const e = relErr(a, b);
   assert.ok(e <= tol, `${what}: rel err ${e} > ${tol}`);
 }

@@ -4,26 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { prng, relErr, convGeom } from './kernel-helpers.js';
+import { prng, convGeom, close, randArray } from './kernel-helpers.js';
 import { tsKernels as K } from '../../src/tensor/backends/ts/kernels.js';
 import type { Buf, ConvGeom, PoolGeom } from '../../src/tensor/kernels.js';
 
-type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
+type Ctor = new (n: number) => Float32Array | Float64Array;
 const TYPES: [string, Ctor, number][] = [
   ['f64', Float64Array, 1e-12],
   ['f32', Float32Array, 2e-5],
 ];
-
-function rand(T: Ctor, n: number, rnd: () => number): Buf {
-  const a = new T(n);
-  for (let i = 0; i < n; i++) a[i] = rnd() * 2 - 1;
-  return a;
-}
-
-function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
-  const e = relErr(a, b);
-  assert.ok(e <= tol, `${what}: rel err ${e} > ${tol}`);
-}
 
 // ------------------------------------------------------------------ naive definitions
 
@@ -127,10 +116,10 @@ test('matmul: all trans combos, accumulate, odd sizes', () => {
       for (const tA of [false, true])
         for (const tB of [false, true])
           for (const acc of [false, true]) {
-            const a = rand(T, M * Kd, rnd), b = rand(T, Kd * N, rnd), c = rand(T, M * N, rnd);
+            const a = randArray(T, M * Kd, rnd), b = randArray(T, Kd * N, rnd), c = randArray(T, M * N, rnd);
             const want = naiveMatmul(a, b, acc ? c : null, M, Kd, N, tA, tB);
             K.matmul(a, b, c, M, Kd, N, tA, tB, acc);
-            close(c, want, tol * Math.sqrt(Kd), `${name} matmul ${M}x${Kd}x${N} tA=${tA} tB=${tB} acc=${acc}`);
+            close(c, want, `${name} matmul ${M}x${Kd}x${N} tA=${tA} tB=${tB} acc=${acc}`, tol * Math.sqrt(Kd));
           }
 });
 
@@ -163,18 +152,18 @@ test('conv2d forward / backward input / backward filter vs direct loops', () => 
   for (const [name, T, tol] of TYPES)
     for (const [label, g] of CONV_CASES) {
       const Cg = g.C / g.groups;
-      const x = rand(T, g.N * g.C * g.H * g.W, rnd);
-      const w = rand(T, g.O * Cg * g.KH * g.KW, rnd);
-      const dy = rand(T, g.N * g.O * g.OH * g.OW, rnd);
+      const x = randArray(T, g.N * g.C * g.H * g.W, rnd);
+      const w = randArray(T, g.O * Cg * g.KH * g.KW, rnd);
+      const dy = randArray(T, g.N * g.O * g.OH * g.OW, rnd);
       const out = new T(dy.length).fill(7);
       K.conv2d(x, w, out, g);
-      close(out, naiveConv(x, w, g), tol * 4, `${name} conv2d ${label}`);
+      close(out, naiveConv(x, w, g), `${name} conv2d ${label}`, tol * 4);
       const dx = new T(x.length).fill(7);
       K.conv2dBackwardInput(dy, w, dx, g);
-      close(dx, naiveConvDx(dy, w, g), tol * 4, `${name} conv2dBackwardInput ${label}`);
+      close(dx, naiveConvDx(dy, w, g), `${name} conv2dBackwardInput ${label}`, tol * 4);
       const dw = new T(w.length).fill(7);
       K.conv2dBackwardFilter(x, dy, dw, g);
-      close(dw, naiveConvDw(x, dy, g), tol * 8, `${name} conv2dBackwardFilter ${label}`);
+      close(dw, naiveConvDw(x, dy, g), `${name} conv2dBackwardFilter ${label}`, tol * 8);
     }
 });
 
@@ -192,26 +181,26 @@ test('maxPool2d / avgPool2d (+backward) vs direct loops, with padding and ceil m
   for (const [name, T, tol] of TYPES)
     for (const g of POOL_CASES) {
       const label = `${name} pool ${JSON.stringify(g)}`;
-      const x = rand(T, g.N * g.C * g.H * g.W, rnd);
+      const x = randArray(T, g.N * g.C * g.H * g.W, rnd);
       const want = naivePool(x, g);
       const nOut = g.N * g.C * g.OH * g.OW;
       const out = new T(nOut), arg = new Int32Array(nOut);
       K.maxPool2d(x, out, arg, g);
-      close(out, want.max, 0, `max ${label}`);
+      close(out, want.max, `max ${label}`, 0);
       assert.deepEqual([...arg], want.arg, `argmax ${label}`);
       const avg = new T(nOut);
       K.avgPool2d(x, avg, g);
-      close(avg, want.avg, tol, `avg ${label}`);
+      close(avg, want.avg, `avg ${label}`, tol);
 
       // backward: adjoint of the forward map, checked with direct scatter loops
-      const dy = rand(T, nOut, rnd);
+      const dy = randArray(T, nOut, rnd);
       const HW = g.H * g.W, OHW = g.OH * g.OW;
       const dxMax = new Float64Array(x.length);
       for (let p = 0; p < g.N * g.C; p++)
         for (let i = 0; i < OHW; i++) dxMax[p * HW + want.arg[p * OHW + i]!] += dy[p * OHW + i]!;
       const dx = new T(x.length).fill(5);
       K.maxPool2dBackward(dy, arg, dx, g);
-      close(dx, dxMax, tol, `max backward ${label}`);
+      close(dx, dxMax, `max backward ${label}`, tol);
 
       // avg backward: <avgPool(x), dy> == <x, avgPoolBackward(dy)> for random x
       const dxAvg = new T(x.length).fill(5);
@@ -238,7 +227,7 @@ test('maxPool2d / avgPool2d (+backward) vs direct loops, with padding and ceil m
                 dxWant[p * HW + ih * g.W + iw] += dy[p * OHW + oh * g.OW + ow]! / cnt;
               }
           }
-      close(dxAvg, dxWant, tol, `avg backward ${label}`);
+      close(dxAvg, dxWant, `avg backward ${label}`, tol);
     }
 });
 
@@ -255,9 +244,9 @@ test('channelMoments / channelAffine / channelBackwardSums vs direct loops', () 
   const rnd = prng(4);
   for (const [name, T, tol] of TYPES)
     for (const [N, C, HW] of [[1, 1, 1], [2, 3, 5], [4, 7, 17], [3, 16, 64]] as [number, number, number][]) {
-      const x = rand(T, N * C * HW, rnd);
+      const x = randArray(T, N * C * HW, rnd);
       for (let i = 0; i < x.length; i++) x[i] = x[i]! * 3 + 2; // non-zero mean
-      const dy = rand(T, x.length, rnd);
+      const dy = randArray(T, x.length, rnd);
       const mean = new T(C), v = new T(C);
       K.channelMoments(x, mean, v, N, C, HW);
       const wm: number[] = [], wv: number[] = [];
@@ -268,17 +257,17 @@ test('channelMoments / channelAffine / channelBackwardSums vs direct loops', () 
         for (let n = 0; n < N; n++) for (let i = 0; i < HW; i++) s2 += (x[(n * C + c) * HW + i]! - m) ** 2;
         wm.push(m); wv.push(s2 / (N * HW));
       }
-      close(mean, wm, tol, `${name} mean`);
-      close(v, wv, tol, `${name} var`);
+      close(mean, wm, `${name} mean`, tol);
+      close(v, wv, `${name} var`, tol);
 
-      const scale = rand(T, C, rnd), shift = rand(T, C, rnd), invstd = new T(C);
+      const scale = randArray(T, C, rnd), shift = randArray(T, C, rnd), invstd = new T(C);
       for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(v[c]! + 1e-5);
       const out = new T(x.length);
       K.channelAffine(x, mean, scale, shift, out, N, C, HW);
       const wo: number[] = [];
       for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let i = 0; i < HW; i++)
         wo.push((x[(n * C + c) * HW + i]! - mean[c]!) * scale[c]! + shift[c]!);
-      close(out, wo, tol, `${name} affine`);
+      close(out, wo, `${name} affine`, tol);
 
       const sd = new T(C), sdx = new T(C);
       K.channelBackwardSums(dy, x, mean, invstd, sd, sdx, N, C, HW);
@@ -291,8 +280,8 @@ test('channelMoments / channelAffine / channelBackwardSums vs direct loops', () 
         }
         ws.push(s); wsx.push(sx);
       }
-      close(sd, ws, tol * 10, `${name} sumDy`);
-      close(sdx, wsx, tol * 10, `${name} sumDyXhat`);
+      close(sd, ws, `${name} sumDy`, tol * 10);
+      close(sdx, wsx, `${name} sumDyXhat`, tol * 10);
     }
 });
 

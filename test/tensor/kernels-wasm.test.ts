@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { prng, randF32, relErr, convGeom } from './kernel-helpers.js';
+import { prng, randF32, convGeom, close } from './kernel-helpers.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { tsKernels as T } from '../../src/tensor/backends/ts/kernels.js';
 import { wasmAvailable, wasmKernels } from '../../src/tensor/backends/wasm/index.js';
@@ -13,12 +13,6 @@ import { kernelOf } from '../../src/tensor/registry.js';
 import { KERNELS_WASM_BASE64 } from '../../src/tensor/backends/wasm/kernels-wasm-bytes.js';
 import type { ConvGeom, KernelMap, PoolGeom } from '../../src/tensor/kernels.js';
 
-const TOL = 1e-5;
-
-function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = TOL): void {
-  const e = relErr(a, b);
-  assert.ok(e <= tol, `${what}: rel err ${e} > ${tol}`);
-}
 
 function W<K extends keyof KernelMap>(name: K): KernelMap[K] {
   const k = wasmKernels[name];
@@ -125,9 +119,10 @@ const CONV_CASES: [string, ConvGeom][] = [
   ['pad larger than kernel reach', convGeom({ N: 1, C: 2, H: 9, W: 10, O: 3, KH: 3, KW: 3, pH: 3, pW: 3 })],
 ];
 
-test('conv2d / backward input / backward filter: wasm == ts', () => {
-  const rnd = prng(21);
-  for (const [label, g] of CONV_CASES) {
+/** The three convolution kernels, wasm against ts, on each case (outputs start as garbage). */
+function checkConvs(cases: readonly [string, ConvGeom][], seed: number): void {
+  const rnd = prng(seed);
+  for (const [label, g] of cases) {
     const x = randF32(g.N * g.C * g.H * g.W, rnd);
     const w = randF32(g.O * (g.C / g.groups) * g.KH * g.KW, rnd);
     const dy = randF32(g.N * g.O * g.OH * g.OW, rnd);
@@ -144,7 +139,9 @@ test('conv2d / backward input / backward filter: wasm == ts', () => {
     W('conv2dBackwardFilter')(x, dy, dw2, g);
     close(dw2, dw1, `conv2dBackwardFilter ${label}`);
   }
-});
+}
+
+test('conv2d / backward input / backward filter: wasm == ts', () => checkConvs(CONV_CASES, 21));
 
 // 3x3 / stride 1 / dilation 1 / groups 1 with C, O >= 8 take the Winograd F(2x2, 3x3) path (forward,
 // the input gradient through the flipped-weight forward conv, and the filter gradient): odd output sizes (clipped edge tiles),
@@ -164,26 +161,7 @@ const WINO_CASES: [string, ConvGeom][] = [
   ['resnet20 64@8x8 N=64', convGeom({ N: 64, C: 64, H: 8, W: 8, O: 64, KH: 3, KW: 3, pH: 1, pW: 1 })],
 ];
 
-test('conv2d / backward input, Winograd shapes: wasm == ts', () => {
-  const rnd = prng(23);
-  for (const [label, g] of WINO_CASES) {
-    const x = randF32(g.N * g.C * g.H * g.W, rnd);
-    const w = randF32(g.O * g.C * 9, rnd);
-    const dy = randF32(g.N * g.O * g.OH * g.OW, rnd);
-    const o1 = new Float32Array(dy.length), o2 = new Float32Array(dy.length).fill(3);
-    T.conv2d(x, w, o1, g);
-    W('conv2d')(x, w, o2, g);
-    close(o2, o1, `conv2d ${label}`);
-    const dx1 = new Float32Array(x.length), dx2 = new Float32Array(x.length).fill(3);
-    T.conv2dBackwardInput(dy, w, dx1, g);
-    W('conv2dBackwardInput')(dy, w, dx2, g);
-    close(dx2, dx1, `conv2dBackwardInput ${label}`);
-    const dw1 = new Float32Array(w.length), dw2 = new Float32Array(w.length).fill(3);
-    T.conv2dBackwardFilter(x, dy, dw1, g);
-    W('conv2dBackwardFilter')(x, dy, dw2, g);
-    close(dw2, dw1, `conv2dBackwardFilter ${label}`);
-  }
-});
+test('conv2d / backward input / backward filter, Winograd shapes: wasm == ts', () => checkConvs(WINO_CASES, 23));
 
 test('pooling (+backward): wasm == ts, argmax identical', () => {
   const rnd = prng(31);

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { prng, randF32, relErr, sameBits, convGeom } from './kernel-helpers.js';
+import { prng, randF32, sameBits, convGeom, close } from './kernel-helpers.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tsKernels as T } from '../../src/tensor/backends/ts/kernels.js';
@@ -16,12 +16,6 @@ import {
 } from '../../src/tensor/backends/wasm/index.js';
 import type { ConvGeom, KernelMap, PoolGeom } from '../../src/tensor/kernels.js';
 
-const TOL = 1e-5;
-
-function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  const e = relErr(a, b);
-  assert.ok(e <= TOL, `${what}: rel err ${e} > ${TOL}`);
-}
 
 function K<N extends keyof KernelMap>(name: N): KernelMap[N] {
   const k = wasmKernels[name];
