@@ -55,6 +55,16 @@
     }                                                                             \
   } while (0)
 
+/* Declares argv[n] with the call's arguments; throws the usage and returns when fewer were given. */
+#define NAPI_ARGS(n, usage)                                            \
+  size_t argc = (n);                                                   \
+  napi_value argv[(n)];                                                \
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));       \
+  if (argc < (n)) {                                                    \
+    napi_throw_type_error(env, NULL, "metaprune-native: " usage);      \
+    return NULL;                                                       \
+  }
+
 static bool get_f32(napi_env env, napi_value v, const char* name, float** data, size_t* len) {
   bool is_ta = false;
   char msg[128];
@@ -409,13 +419,7 @@ static void mm_part(void* p, int t, int nt) {
 
 /* sgemm(a, b, c, M, K, N, transA, transB, accumulate): C[M,N] = op(A)·op(B) (+ C). */
 static napi_value js_sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 9) {
-    napi_throw_type_error(env, NULL, "metaprune-native: sgemm(a, b, c, M, K, N, transA, transB, accumulate)");
-    return NULL;
-  }
+  NAPI_ARGS(9, "sgemm(a, b, c, M, K, N, transA, transB, accumulate)");
   float *a, *b, *c;
   size_t la, lb, lc;
   int M, K, N;
@@ -727,13 +731,7 @@ static napi_value js_conv2d_backward_filter(napi_env env, napi_callback_info inf
  * oneDNN, dy is reordered into its layout once for both.
  */
 static napi_value js_conv2d_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "metaprune-native: conv2dBackward takes (dy, w, x, dx | null, dw | null, geometry)");
-    return NULL;
-  }
+  NAPI_ARGS(6, "conv2dBackward takes (dy, w, x, dx | null, dw | null, geometry)");
   geom_t g;
   if (!get_geom(env, argv[5], &g)) return NULL;
   const char* const names[5] = {"dy", "w", "x", "dx", "dw"};
@@ -969,18 +967,9 @@ static bool get_arrays(napi_env env, napi_value* argv, int nf, const char* const
   return true;
 }
 
-#define LIGHT_ARGS(n, usage)                                           \
-  size_t argc = (n);                                                   \
-  napi_value argv[(n)];                                                \
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));       \
-  if (argc < (n)) {                                                    \
-    napi_throw_type_error(env, NULL, "metaprune-native: " usage);      \
-    return NULL;                                                       \
-  }
-
 /* channelMoments(x, mean, variance, N, C, HW) */
 static napi_value js_channel_moments(napi_env env, napi_callback_info info) {
-  LIGHT_ARGS(6, "channelMoments(x, mean, variance, N, C, HW)");
+  NAPI_ARGS(6, "channelMoments(x, mean, variance, N, C, HW)");
   light_job_t j = {0};
   size_t n;
   if (!get_nchw(env, argv + 3, &j, &n)) return NULL;
@@ -996,7 +985,7 @@ static napi_value js_channel_moments(napi_env env, napi_callback_info info) {
 
 /* channelAffine(x, mean, scale, shift, out, N, C, HW) */
 static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
-  LIGHT_ARGS(8, "channelAffine(x, mean, scale, shift, out, N, C, HW)");
+  NAPI_ARGS(8, "channelAffine(x, mean, scale, shift, out, N, C, HW)");
   light_job_t j = {0};
   size_t n;
   if (!get_nchw(env, argv + 5, &j, &n)) return NULL;
@@ -1016,7 +1005,7 @@ static napi_value js_channel_affine(napi_env env, napi_callback_info info) {
 
 /* bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW): dx = ((x - mean)·k2 + k3) + k1·dy (each step rounded to float). */
 static napi_value js_bn_backward_input(napi_env env, napi_callback_info info) {
-  LIGHT_ARGS(10, "bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW)");
+  NAPI_ARGS(10, "bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW)");
   light_job_t j = {0};
   size_t n;
   if (!get_nchw(env, argv + 7, &j, &n)) return NULL;
@@ -1038,7 +1027,7 @@ static napi_value js_bn_backward_input(napi_env env, napi_callback_info info) {
 
 /* channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW) */
 static napi_value js_channel_backward_sums(napi_env env, napi_callback_info info) {
-  LIGHT_ARGS(9, "channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW)");
+  NAPI_ARGS(9, "channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW)");
   light_job_t j = {0};
   size_t n;
   if (!get_nchw(env, argv + 6, &j, &n)) return NULL;
@@ -1059,7 +1048,7 @@ static napi_value js_channel_backward_sums(napi_env env, napi_callback_info info
 
 /* elementwise(op, a, b, out): op 0 relu(a), 1 a > 0 ? b : 0, 2 a + b; b is ignored (may be null) for relu. Length of out. */
 static napi_value js_elementwise(napi_env env, napi_callback_info info) {
-  LIGHT_ARGS(4, "elementwise(op, a, b, out)");
+  NAPI_ARGS(4, "elementwise(op, a, b, out)");
   light_job_t j = {0};
   if (!get_int(env, argv[0], "op", &j.op)) return NULL;
   if (j.op > EW_ADD) {
@@ -1082,16 +1071,22 @@ static napi_value js_elementwise(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------------------ threads / info */
 
 /* setThreads(n): OpenBLAS's own thread count (keep it at 1 when the pool has more than one thread). */
-static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+/* The thread count (>= 1) a setter was called with; false (a no-op call when it was given none). */
+static bool get_thread_count(napi_env env, napi_callback_info info, int* n) {
   size_t argc = 1;
   napi_value argv[1];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int n = 0;
-  if (argc < 1 || !get_int(env, argv[0], "n", &n)) return NULL;
-  if (n < 1) {
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return false;
+  if (!get_int(env, argv[0], "n", n)) return false;
+  if (*n < 1) {
     napi_throw_range_error(env, NULL, "metaprune-native: thread count must be >= 1");
-    return NULL;
+    return false;
   }
+  return true;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  int n = 0;
+  if (!get_thread_count(env, info, &n)) return NULL;
   openblas_set_num_threads(n);
   return NULL;
 }
@@ -1104,15 +1099,8 @@ static napi_value js_get_threads(napi_env env, napi_callback_info info) {
 
 /* setConvThreads(n): threads (the caller's included) the convolutions and large matmuls use. */
 static napi_value js_set_conv_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int n = 0;
-  if (argc < 1 || !get_int(env, argv[0], "n", &n)) return NULL;
-  if (n < 1) {
-    napi_throw_range_error(env, NULL, "metaprune-native: thread count must be >= 1");
-    return NULL;
-  }
+  if (!get_thread_count(env, info, &n)) return NULL;
   env_state_t* st = env_state(env);
   if (st != NULL) st->conv_threads = n > MAX_POOL_THREADS ? MAX_POOL_THREADS : n;
   return NULL;
