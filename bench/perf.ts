@@ -72,14 +72,12 @@ async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow>
 
   if (backend === 'native' && !nativeMod.nativeAvailable()) throw new Error('native backend unavailable');
   setBackend(backend);
-  // native = OpenBLAS for GEMM/conv + wasm for the rest: both get the thread count
-  if (backend === 'native') backends.setThreads(threads);
   if (backend === 'wasm' || backend === 'native') {
     if (!wasmMod.wasmAvailable()) throw new Error('wasm backend unavailable');
-    // Threaded kernels are optional (see the performance issue): without them every row runs 1 thread.
-    const threaded = wasmMod as { setThreads?(n: number): void; wasmThreadsReady?(ms: number): Promise<boolean> };
-    threaded.setThreads?.(threads);
-    if (threaded.wasmThreadsReady && !(await threaded.wasmThreadsReady(30000))) process.stderr.write('perf: worker threads not ready; measuring anyway\n');
+    // the engine's own setThreads: wasm workers, and for native the addon's threads with the wasm
+    // kernels it borrows (pooling) kept single-threaded, as in any native run
+    backends.setThreads(threads);
+    if (!(await backends.wasmThreadsReady(30000))) process.stderr.write('perf: worker threads not ready; measuring anyway\n');
   }
   const K: Partial<KernelMap> = backend === 'ts' ? tsKernels
     : backend === 'wasm' ? wasmMod.wasmKernels : { ...wasmMod.wasmKernels, ...nativeMod.nativeKernels };
