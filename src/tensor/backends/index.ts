@@ -23,10 +23,11 @@ if ((requested === undefined || requested === '' || !hasBackend(requested as Bac
 let threads = getWasmThreads();
 
 /**
- * Applies the thread count. With the native backend, convolutions and matmuls run on the addon's
- * own pool and only the light kernels it borrows from wasm (batch norm, ReLU, pooling) are left;
- * wasm workers would then spin between pool calls and take the second core from it (measured: a
- * ResNet-20 step at 2 threads swung between 280 and 390 ms), so those run single-threaded.
+ * Applies the thread count. With the native backend everything but pooling runs in the addon (on
+ * its pool, or OpenMP's team with oneDNN); wasm workers would then spin between the addon's calls
+ * and take the second core from it (measured when batch norm and ReLU still came from wasm: a
+ * ResNet-20 step at 2 threads swung between 280 and 390 ms), so the borrowed wasm kernels run
+ * single-threaded.
  */
 function applyThreads(): void {
   setWasmThreads(getBackend() === 'native' ? 1 : threads);

@@ -6,9 +6,9 @@
  *
  * The addon is an optional dependency built at install time; when it is missing (no compiler, no
  * OpenBLAS) this module registers nothing and `METAPRUNE_BACKEND=native` falls back with a notice
- * (backends/index.ts). The kernels' thread count (setThreads in backends/index.ts) sizes the addon's
- * own thread pool, which splits convolutions and large matmuls; OpenBLAS itself runs single-threaded
- * (see blasThreads).
+ * (backends/index.ts). The kernels' thread count (setThreads in backends/index.ts) is the number of
+ * threads the addon's parallel parts run on: OpenMP's team when it was built with oneDNN, else its
+ * own thread pool; OpenBLAS itself runs single-threaded (see blasThreads).
  */
 import { createRequire } from 'node:module';
 import type { Buf, ConvGeom, KernelMap } from '../../kernels.js';
@@ -135,8 +135,8 @@ export function setNativeDnnl(on: boolean): boolean {
 }
 
 /**
- * Sets the addon's thread count to `n` (its pool splits convolutions and large matmuls) for calls
- * from this JS thread (each worker thread keeps its own) and keeps OpenBLAS at blasThreads(); no-op
+ * Sets the addon's thread count to `n` (oneDNN's and the addon's parallel parts) for calls from
+ * this JS thread (each worker thread keeps its own) and keeps OpenBLAS at blasThreads(); no-op
  * without the addon. Called by backends/index.ts setThreads.
  */
 export function setNativeThreads(n: number): void {
