@@ -63,6 +63,7 @@ async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow>
   const { initParams } = await import('../src/ir/init.js');
   const { forward } = await import('../src/ir/forward.js');
   const { valueAndGrad } = await import('../src/tensor/autograd.js');
+  const { residentScope } = await import('../src/tensor/backends/fast.js');
   const { crossEntropy } = await import('../src/tensor/ops/softmax.js');
   const { Tensor } = await import('../src/tensor/tensor.js');
   const { trainableNames } = await import('../src/ir/graph.js');
@@ -119,13 +120,14 @@ async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow>
   const N = 64;
   const x = new Tensor(randF32(N * 3 * 32 * 32, r), [N, 3, 32, 32]);
   const y = Int32Array.from({ length: N }, (_, i) => i % 10);
-  const step = (): void => {
+  // as train() runs a step: in a resident scope (wasm: activations stay in wasm memory)
+  const step = (): void => residentScope(() => {
     const trainable: Record<string, InstanceType<typeof Tensor>> = {};
     for (const n of names) trainable[n] = params[n];
     const { grads } = valueAndGrad((p: Record<string, InstanceType<typeof Tensor>>) =>
       crossEntropy(forward(graph, { ...params, ...p }, x, { training: true }), y))(trainable);
     opt.step(params, grads, 0.01);
-  };
+  });
   const steps: number[] = [];
   const nSteps = slow ? 1 : 5;
   if (!slow) step();

@@ -1,6 +1,7 @@
 /** The tensor engine's public surface. Importing it registers the backends. */
 import './backends/index.js';
 export { getThreads, setThreads, nativeInfo, setNativeDnnl } from './backends/index.js';
+export { residentScope } from './backends/fast.js';
 
 export { Tensor, tensor, scalar, zeros, ones, full, randn, randu, arange, sizeOf, type DType, type Shape, type GradFn } from './tensor.js';
 export { Rng } from './random.js';

@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { valueAndGrad } from '../tensor/autograd.js';
+import { residentScope } from '../tensor/backends/fast.js';
 import { crossEntropy } from '../tensor/ops/softmax.js';
 import { forward } from '../ir/forward.js';
 import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
@@ -62,7 +63,10 @@ export interface EpochInfo {
 }
 
 export interface TrainHooks {
-  /** Adds extra gradient terms in place (e.g. the regularizer's γ-weighted decay) before the update. */
+  /**
+   * Adds extra gradient terms in place (e.g. the regularizer's γ-weighted decay) before the update.
+   * Runs inside the step's residentScope: keep no reference to a gradient after it returns.
+   */
   extraGrad?(params: Params, grads: Record<string, Tensor>): void;
   onStep?(s: StepInfo): void;
   onEpoch?(e: EpochInfo): void;
@@ -128,22 +132,28 @@ export function train(run: TrainRun): TrainResult {
     const lr = lrAt(c.schedule, c.lr, epoch, c.epochs);
     let lossSum = 0, correct = 0, seen = 0, step = 0;
     for (const b of batches(run.train, c.batchSize, { shuffle: true, seed: c.seed, epoch, augment: c.augment })) {
-      const x = new Tensor(b.x, b.shape);
-      const trainable: Record<string, Tensor> = {};
-      for (const n of names) trainable[n] = params[n];
-      let logitsData: Float32Array | Float64Array | null = null;
-      const { value, grads } = valueAndGrad((p: Record<string, Tensor>) => {
-        const logits = forward(graph, { ...params, ...p }, x, { training: true });
-        logitsData = logits.data;
-        return crossEntropy(logits, b.y);
-      })(trainable);
-      const loss = value.item();
-      if (!Number.isFinite(loss)) throw new TrainingError(`loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (lr ${lr}); lower the learning rate`);
-      run.hooks?.extraGrad?.(params, grads);
-      opt.step(params, grads, lr);
+      // One step in a resident scope: activations and their gradients stay in the backend's memory
+      // between ops and are reclaimed at once; only numbers leave it (gradients of parameters are
+      // plain arrays, applied inside).
+      const { loss, ok } = residentScope(() => {
+        const x = new Tensor(b.x, b.shape);
+        const trainable: Record<string, Tensor> = {};
+        for (const n of names) trainable[n] = params[n];
+        let ok = 0;
+        const { value, grads } = valueAndGrad((p: Record<string, Tensor>) => {
+          const logits = forward(graph, { ...params, ...p }, x, { training: true });
+          ok = countCorrect(logits.data, b.y);
+          return crossEntropy(logits, b.y);
+        })(trainable);
+        const loss = value.item();
+        if (!Number.isFinite(loss)) throw new TrainingError(`loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (lr ${lr}); lower the learning rate`);
+        run.hooks?.extraGrad?.(params, grads);
+        opt.step(params, grads, lr);
+        return { loss, ok };
+      });
       lossSum += loss * b.n;
       seen += b.n;
-      correct += countCorrect(logitsData!, b.y);
+      correct += ok;
       step++;
       run.hooks?.onStep?.({ epoch, step, steps, loss, lr });
     }

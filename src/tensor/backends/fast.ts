@@ -9,9 +9,10 @@ import { getBackend, type BackendName } from '../registry.js';
 
 /**
  * Every helper returns fresh arrays (taken straight from the backend's memory, so no separate
- * zero-fill), never views into backend memory, except that relu, add, relu backward and the
- * batch-norm input gradient write into `out` when given (which may be one of their inputs: element i
- * is read before it is written).
+ * zero-fill), except that relu, add, relu backward and the batch-norm input gradient write into
+ * `out` when given (which may be one of their inputs: element i is read before it is written).
+ * Inside `residentScope` a backend may return views into its own memory instead (valid until the
+ * scope ends); outside one, never.
  */
 export interface FastOps {
   /** x > 0 ? x : 0 (NaN and -0 give +0). */
@@ -48,6 +49,8 @@ export interface FastOps {
     wantDx: boolean, coefs: () => readonly [Float32Array, Float32Array, Float32Array], out?: Float32Array,
     reluOut?: Float32Array,
   ): Float32Array | null;
+  /** See residentScope() below; backends without their own memory leave it out. */
+  residentScope?<T>(fn: () => T): T;
 }
 
 const registry = new Map<BackendName, FastOps>();
@@ -73,4 +76,16 @@ export const FAST_MIN = 2048;
 /** The active backend's fast paths when every buffer is float32 and n is large enough to pay off. */
 export function fastFor(n: number, ...bufs: Buf[]): FastOps | undefined {
   return n >= FAST_MIN && allFloat32(...bufs) ? fastOps() : undefined;
+}
+
+/**
+ * Runs fn letting the active backend keep the large arrays its fast paths produce in its own memory
+ * (the wasm backend: no copy out of one op and back into the next), all reclaimed when fn returns
+ * or throws. Nothing created inside may be used afterwards: copy what you keep (a result that is
+ * such an array, or holds one as `.data`, throws). A training step (forward, backward, optimizer
+ * update) is the intended unit; without such a backend this just calls fn.
+ */
+export function residentScope<T>(fn: () => T): T {
+  const scope = fastOps()?.residentScope;
+  return scope === undefined ? fn() : scope(fn);
 }

@@ -31,6 +31,8 @@ interface WasmExports {
   mp_reset(): void;
   mp_alloc(bytes: number): number;
   mp_alloc_permanent(bytes: number): number;
+  mp_arena_mark(): number;
+  mp_arena_release(mark: number): void;
   mp_set_threads(n: number): void;
   mp_recover(): void;
   mp_workers_ready(): number;
@@ -225,7 +227,8 @@ if (wasm !== null) setThreads(threadsFromEnv());
 
 function begin(): WasmExports {
   const w = W();
-  if (threads > 1 && workers.length < threads - 1) startWorkers();
+  // (inside a resident scope new worker stacks would land in memory the scope gives back)
+  if (threads > 1 && workers.length < threads - 1 && scopeMarks.length === 0) startWorkers();
   w.mp_reset();
   return w;
 }
@@ -236,8 +239,135 @@ function alloc(w: WasmExports, bytes: number): number {
   return p;
 }
 
-function buffer(): SharedArrayBuffer | ArrayBuffer {
-  return memory!.buffer;
+/** Every buffer object `memory` has had (growing the memory gives it a new one). */
+const wasmBuffers = new WeakSet<ArrayBufferLike>();
+let lastBuffer: ArrayBufferLike | null = null;
+
+function buffer(): ArrayBufferLike {
+  const b = memory!.buffer;
+  if (b !== lastBuffer) {
+    wasmBuffers.add(b);
+    lastBuffer = b;
+  }
+  return b;
+}
+
+// ------------------------------------------------------------------------- resident scopes
+
+/**
+ * Inside residentScope() the fast paths leave their (large) outputs in wasm memory, as views the
+ * next kernel reads in place: no copy out of one op and into the next. The blocks are taken with
+ * mp_alloc_permanent (below the per-call arena) and all given back when the scope ends.
+ */
+const scopeMarks: number[] = [];
+let residentBytes = 0;
+/** Smallest output (floats) worth keeping resident; smaller ones are copied out as before. */
+const RESIDENT_MIN = 1024;
+
+/** Resident bytes a scope may hold before outputs go back to plain arrays: METAPRUNE_WASM_RESIDENT_MB (0 = off), default 1024. */
+function residentBudgetFromEnv(): number {
+  const v = process.env.METAPRUNE_WASM_RESIDENT_MB;
+  if (v === undefined || v.trim() === '') return 1024 * 2 ** 20;
+  const mb = Number(v);
+  if (!Number.isFinite(mb) || mb < 0) {
+    process.stderr.write(`metaprune: METAPRUNE_WASM_RESIDENT_MB='${v}' is not a non-negative number; using 1024\n`);
+    return 1024 * 2 ** 20;
+  }
+  return Math.min(mb, 3072) * 2 ** 20;
+}
+let residentBudget = residentBudgetFromEnv();
+/** METAPRUNE_WASM_RESIDENT_POISON=1: fill given-back blocks with NaN (finds arrays used after their scope). */
+let poison = process.env.METAPRUNE_WASM_RESIDENT_POISON === '1';
+
+/** Turns the NaN fill of given-back blocks on or off (tests); returns the previous setting. */
+export function setResidentPoison(on: boolean): boolean {
+  const prev = poison;
+  poison = on;
+  return prev;
+}
+
+/** Wasm address of a (large) float array that lives in wasm memory, else -1. */
+function residentPtr(a: Float32Array): number {
+  return a.length >= RESIDENT_MIN && wasmBuffers.has(a.buffer) ? a.byteOffset : -1;
+}
+
+/** A fresh output of n floats in wasm memory when a scope is open (and within budget), else null. Not during a call. */
+function residentF32(n: number): Float32Array | null {
+  if (scopeMarks.length === 0 || n < RESIDENT_MIN) return null;
+  const bytes = Math.ceil((n * 4) / 64) * 64;
+  if (residentBytes + bytes > residentBudget) return null;
+  const p = W().mp_alloc_permanent(n * 4);
+  if (p === 0) return null;
+  residentBytes += bytes;
+  return new Float32Array(buffer(), p, n);
+}
+
+/** Throws when a scope's result is (or holds as `.data`) an array that lived in the scope. */
+function checkNotResident(r: unknown): void {
+  const d = r instanceof Float32Array ? r : (r !== null && typeof r === 'object' && (r as { data?: unknown }).data instanceof Float32Array)
+    ? (r as { data: Float32Array }).data : null;
+  if (d !== null && wasmBuffers.has(d.buffer)) {
+    throw new Error('metaprune: residentScope() returned an array that lives in the scope\'s memory; return a copy (e.g. slice())');
+  }
+}
+
+/**
+ * Runs fn with the wasm fast paths' outputs kept in wasm memory, all reclaimed when fn returns
+ * (or throws). Arrays created inside must not be used afterwards: copy what you keep. Scopes nest.
+ */
+export function residentScope<T>(fn: () => T): T {
+  if (wasm === null || residentBudget === 0) return fn();
+  // worker stacks must sit below the scope's blocks
+  if (scopeMarks.length === 0 && threads > 1 && workers.length < threads - 1) startWorkers();
+  const w = wasm;
+  const mark = w.mp_arena_mark();
+  const bytesBefore = residentBytes;
+  scopeMarks.push(mark);
+  try {
+    const r = fn();
+    checkNotResident(r);
+    return r;
+  } finally {
+    scopeMarks.pop();
+    if (poison) {
+      const top = w.mp_arena_mark();
+      if (top > mark) new Float32Array(buffer(), mark, Math.floor((top - mark) / 4)).fill(NaN);
+    }
+    w.mp_arena_release(mark);
+    residentBytes = bytesBefore;
+  }
+}
+
+/** Resident-scope state (diagnostics and tests): open scopes and bytes they hold. */
+export function residentStats(): { scopes: number; bytes: number; budget: number } {
+  return { scopes: scopeMarks.length, bytes: residentBytes, budget: residentBudget };
+}
+
+/** Sets the resident budget in MiB (0 turns resident scopes off); returns the previous one. */
+export function setResidentBudgetMB(mb: number): number {
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`metaprune: resident budget must be a non-negative number of MiB, got ${mb}`);
+  const prev = residentBudget / 2 ** 20;
+  residentBudget = Math.min(mb, 3072) * 2 ** 20;
+  return prev;
+}
+
+/** Pointer to n floats of src in wasm memory: its own when resident, else a fresh copy. */
+function inF32(w: WasmExports, src: Float32Array, n: number): number {
+  const p = residentPtr(src);
+  return p >= 0 ? p : putF32(w, src, n);
+}
+
+/** Where a kernel writes n output floats: into dst itself when resident, else into the arena. */
+function outPtr(w: WasmExports, dst: Float32Array | null, n: number): number {
+  const p = dst === null ? -1 : residentPtr(dst);
+  return p >= 0 ? p : alloc(w, n * 4);
+}
+
+/** The output written at p (by outPtr): dst (copied into unless it is resident) or a fresh array. */
+function outResult(p: number, dst: Float32Array | null, n: number): Float32Array {
+  if (dst === null) return takeF32(p, n);
+  if (residentPtr(dst) !== p) getF32(p, dst, n);
+  return dst;
 }
 
 /** Copies the first n elements of src into fresh wasm memory; returns the pointer. */
@@ -316,11 +446,11 @@ function convSizes(g: ConvGeom): { x: number; w: number; y: number } {
 function convCall(what: string, fn: (w: WasmExports) => (a: number, b: number, out: number, g: number) => number,
   a: Buf, nA: number, b: Buf, nB: number, out: Buf, nOut: number, g: ConvGeom): void {
   guarded((w) => {
-    const pa = putF32(w, a as Float32Array, nA);
-    const pb = putF32(w, b as Float32Array, nB);
-    const po = alloc(w, nOut * 4);
+    const pa = inF32(w, a as Float32Array, nA);
+    const pb = inF32(w, b as Float32Array, nB);
+    const po = outPtr(w, out as Float32Array, nOut);
     check(fn(w)(pa, pb, po, convGeomPtr(w, g)), what);
-    getF32(po, out as Float32Array, nOut);
+    outResult(po, out as Float32Array, nOut);
   });
 }
 
@@ -328,10 +458,10 @@ function convCall(what: string, fn: (w: WasmExports) => (a: number, b: number, o
 function poolCall(fn: (w: WasmExports) => (src: number, dst: number, g: number) => void,
   src: Buf, nSrc: number, dst: Buf, nDst: number, g: PoolGeom): void {
   guarded((w) => {
-    const ps = putF32(w, src as Float32Array, nSrc);
-    const pd = alloc(w, nDst * 4);
+    const ps = inF32(w, src as Float32Array, nSrc);
+    const pd = outPtr(w, dst as Float32Array, nDst);
     fn(w)(ps, pd, poolGeomPtr(w, g));
-    getF32(pd, dst as Float32Array, nDst);
+    outResult(pd, dst as Float32Array, nDst);
   });
 }
 
@@ -339,8 +469,8 @@ export const wasmKernels: Partial<KernelMap> = {
   matmul(a, b, c, M, K, N, transA, transB, accumulate) {
     if (!allFloat32(a, b, c)) return tsKernels.matmul(a, b, c, M, K, N, transA, transB, accumulate);
     guarded((w) => {
-      const pa = putF32(w, a as Float32Array, M * K);
-      const pb = putF32(w, b as Float32Array, K * N);
+      const pa = inF32(w, a as Float32Array, M * K);
+      const pb = inF32(w, b as Float32Array, K * N);
       const pc = accumulate ? putF32(w, c as Float32Array, M * N) : alloc(w, M * N * 4);
       check(w.mp_matmul(pa, pb, pc, M, K, N, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0), 'matmul');
       getF32(pc, c as Float32Array, M * N);
@@ -365,7 +495,7 @@ export const wasmKernels: Partial<KernelMap> = {
   maxPool2d(x, out, argmax, g) {
     if (!allFloat32(x, out)) return tsKernels.maxPool2d(x, out, argmax, g);
     guarded((w) => {
-      const px = putF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
+      const px = inF32(w, x as Float32Array, g.N * g.C * g.H * g.W);
       const nOut = g.N * g.C * g.OH * g.OW;
       const po = alloc(w, nOut * 4);
       const pa = alloc(w, nOut * 4);
@@ -380,7 +510,7 @@ export const wasmKernels: Partial<KernelMap> = {
     if (!allFloat32(dy, dx)) return tsKernels.maxPool2dBackward(dy, argmax, dx, g);
     guarded((w) => {
       const nOut = g.N * g.C * g.OH * g.OW;
-      const pdy = putF32(w, dy as Float32Array, nOut);
+      const pdy = inF32(w, dy as Float32Array, nOut);
       const pa = putI32(w, argmax, nOut);
       const nX = g.N * g.C * g.H * g.W;
       const pdx = alloc(w, nX * 4);
@@ -403,7 +533,7 @@ export const wasmKernels: Partial<KernelMap> = {
   channelMoments(x, mean, variance, N, C, HW) {
     if (!allFloat32(x, mean, variance)) return tsKernels.channelMoments(x, mean, variance, N, C, HW);
     guarded((w) => {
-      const px = putF32(w, x as Float32Array, N * C * HW);
+      const px = inF32(w, x as Float32Array, N * C * HW);
       const pm = alloc(w, C * 4);
       const pv = alloc(w, C * 4);
       w.mp_channel_moments(px, pm, pv, N, C, HW);
@@ -416,13 +546,13 @@ export const wasmKernels: Partial<KernelMap> = {
     if (!allFloat32(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
     guarded((w) => {
       const n = N * C * HW;
-      const px = putF32(w, x as Float32Array, n);
+      const px = inF32(w, x as Float32Array, n);
       const pm = putF32(w, mean as Float32Array, C);
       const ps = putF32(w, scale as Float32Array, C);
       const pb = putF32(w, shift as Float32Array, C);
-      const po = alloc(w, n * 4);
+      const po = outPtr(w, out as Float32Array, n);
       w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
-      getF32(po, out as Float32Array, n);
+      outResult(po, out as Float32Array, n);
     });
   },
 
@@ -432,8 +562,8 @@ export const wasmKernels: Partial<KernelMap> = {
     }
     guarded((w) => {
       const n = N * C * HW;
-      const pdy = putF32(w, dy as Float32Array, n);
-      const px = putF32(w, x as Float32Array, n);
+      const pdy = inF32(w, dy as Float32Array, n);
+      const px = inF32(w, x as Float32Array, n);
       const pm = putF32(w, mean as Float32Array, C);
       const pi = putF32(w, invstd as Float32Array, C);
       const ps = alloc(w, C * 4);
@@ -451,14 +581,13 @@ const EW_RELU = 0, EW_RELU_BACKWARD = 1, EW_ADD = 2;
 
 function elementwise(op: number, a: Float32Array, b: Float32Array | null, dst?: Float32Array): Float32Array {
   const n = a.length;
+  const out = dst ?? residentF32(n);
   return guarded((w) => {
-    const pa = putF32(w, a, n);
-    const pb = b === null ? 0 : putF32(w, b, n);
-    const po = alloc(w, n * 4);
+    const pa = inF32(w, a, n);
+    const pb = b === null ? 0 : inF32(w, b, n);
+    const po = outPtr(w, out, n);
     w.mp_elementwise(op, pa, pb, po, n);
-    if (dst === undefined) return takeF32(po, n);
-    getF32(po, dst, n);
-    return dst;
+    return outResult(po, out, n);
   });
 }
 
@@ -475,27 +604,45 @@ function feeder(src: Float32Array, p: number, perImage: number): Feed {
   };
 }
 
+/** The inputs of a pipelined job that must be copied in, and how many bytes that is. */
+interface JobFeeds {
+  feeds: Feed[];
+  bytes: number;
+}
+
+/** Pointer to an input of N images for a job: its own when resident, else a buffer a new feed fills. */
+function jobInput(w: WasmExports, src: Float32Array, perImage: number, N: number, io: JobFeeds): number {
+  const r = residentPtr(src);
+  if (r >= 0) return r;
+  const p = alloc(w, N * perImage * 4);
+  io.feeds.push(feeder(src, p, perImage));
+  io.bytes += N * perImage * 4;
+  return p;
+}
+
 /** Bytes a pipelined part should at least move for the split to pay off. */
 const PART_BYTES = 1 << 20;
 
 /**
- * Runs a prepared conv job. With worker threads and enough data, in parts: part i runs on all
- * threads while the main thread (before joining it) copies the inputs part i+1 needs and the output
- * of part i-1, so most copying overlaps with computing. `out` (units = images of the output) is
- * returned as a fresh array.
+ * Runs a prepared conv job. With worker threads and enough data to copy, in parts: part i runs on
+ * all threads while the main thread (before joining it) copies the inputs part i+1 needs and the
+ * output of part i-1, so most copying overlaps with computing. `out` (units = images of the output)
+ * is returned: `resident` itself when the job wrote into it, else a fresh array.
  */
-function runJob(w: WasmExports, job: number, what: string, feeds: Feed[], bytes: number, maxParts: number,
-  out: { p: number; perUnit: number } | null): Float32Array | null {
+function runJob(w: WasmExports, job: number, what: string, io: JobFeeds, maxParts: number,
+  out: { p: number; perUnit: number; resident: Float32Array | null } | null): Float32Array | null {
   if (job === 0) throw new Error(`metaprune: wasm ${what} failed (out of memory)`);
   const units = w.mp_job_units(job);
+  const n = out === null ? 0 : units * out.perUnit;
+  const copyOut = out !== null && out.resident === null;
+  const bytes = io.bytes + (copyOut ? n * 4 : 0);
   const parts = threads > 1 ? Math.max(1, Math.min(maxParts, units, Math.floor(bytes / PART_BYTES))) : 1;
   const cut = (i: number): number => Math.round((units * i) / parts);
   const feed = (u1: number): void => {
     const images = w.mp_job_images(job, u1);
-    for (const f of feeds) f(images);
+    for (const f of io.feeds) f(images);
   };
-  const n = out === null ? 0 : units * out.perUnit;
-  const dst = out !== null && parts > 1 ? new Float32Array(n) : null;
+  const dst = copyOut && parts > 1 ? new Float32Array(n) : null;
   const drain = (u0: number, u1: number): void => {
     if (dst !== null && u1 > u0) dst.set(new Float32Array(buffer(), out!.p + u0 * out!.perUnit * 4, (u1 - u0) * out!.perUnit), u0 * out!.perUnit);
   };
@@ -507,11 +654,14 @@ function runJob(w: WasmExports, job: number, what: string, feeds: Feed[], bytes:
     check(w.mp_job_join(job), what);
   }
   if (out === null) return null;
+  if (out.resident !== null) return out.resident;
   if (dst === null) return takeF32(out.p, n);
   drain(cut(parts - 1), units);
   return dst;
 }
 
+/* Outputs the fast paths create come from residentF32 (before the call: it moves the arena) and are
+   copied out only when that declines; inputs that are resident are read in place. */
 export const wasmFastOps: FastOps = {
   relu(x, out) {
     return elementwise(EW_RELU, x, null, out);
@@ -523,44 +673,50 @@ export const wasmFastOps: FastOps = {
     return elementwise(EW_ADD, a, b, out);
   },
   conv2d(x, wt, g) {
+    const imgX = g.C * g.H * g.W, imgY = g.O * g.OH * g.OW;
+    const y = residentF32(g.N * imgY);
     return guarded((w) => {
-      const imgX = g.C * g.H * g.W, imgY = g.O * g.OH * g.OW;
       const pw = putF32(w, wt, g.O * (g.C / g.groups) * g.KH * g.KW);
       const pg = convGeomPtr(w, g);
-      const px = alloc(w, g.N * imgX * 4);
-      const po = alloc(w, g.N * imgY * 4);
+      const io: JobFeeds = { feeds: [], bytes: 0 };
+      const px = jobInput(w, x, imgX, g.N, io);
+      const po = outPtr(w, y, g.N * imgY);
       const job = w.mp_conv2d_prepare(px, pw, po, pg);
-      return runJob(w, job, 'conv2d', [feeder(x, px, imgX)], g.N * (imgX + imgY) * 4, 4, { p: po, perUnit: imgY })!;
+      return runJob(w, job, 'conv2d', io, 4, { p: po, perUnit: imgY, resident: y })!;
     });
   },
   conv2dBackward(dy, wt, x, wantDx, wantDw, g) {
+    const imgX = g.C * g.H * g.W, imgY = g.O * g.OH * g.OW, nW = g.O * (g.C / g.groups) * g.KH * g.KW;
+    const dxOut = wantDx ? residentF32(g.N * imgX) : null;
     return guarded((w) => {
-      const imgX = g.C * g.H * g.W, imgY = g.O * g.OH * g.OW, nW = g.O * (g.C / g.groups) * g.KH * g.KW;
       const pg = convGeomPtr(w, g);
-      const pdy = alloc(w, g.N * imgY * 4);
-      const feedDy = feeder(dy, pdy, imgY);
+      const ioDy: JobFeeds = { feeds: [], bytes: 0 };
+      const pdy = jobInput(w, dy, imgY, g.N, ioDy);
       let dx: Float32Array | null = null, dw: Float32Array | null = null;
       if (wantDx) {
         const pw = putF32(w, wt, nW);
-        const pdx = alloc(w, g.N * imgX * 4);
+        const pdx = outPtr(w, dxOut, g.N * imgX);
         const job = w.mp_conv2d_backward_input_prepare(pdy, pw, pdx, pg);
-        dx = runJob(w, job, 'conv2dBackwardInput', [feedDy], g.N * (imgX + imgY) * 4, 4, { p: pdx, perUnit: imgX });
+        dx = runJob(w, job, 'conv2dBackwardInput', ioDy, 4, { p: pdx, perUnit: imgX, resident: dxOut });
       }
       if (wantDw) {
-        const px = alloc(w, g.N * imgX * 4);
+        // dy's feed (a no-op once the input gradient has copied it all) with x's
+        const io: JobFeeds = { feeds: [...ioDy.feeds], bytes: wantDx ? 0 : ioDy.bytes };
+        const px = jobInput(w, x, imgX, g.N, io);
         const pdw = alloc(w, nW * 4);
         const job = w.mp_conv2d_backward_filter_prepare(px, pdy, pdw, pg);
-        runJob(w, job, 'conv2dBackwardFilter', [feeder(x, px, imgX), feedDy], g.N * imgX * 4, 2, null);
+        runJob(w, job, 'conv2dBackwardFilter', io, 2, null);
         w.mp_job_finish(job);
-        dw = takeF32(pdw, nW);
+        dw = takeF32(pdw, nW); // a parameter gradient: callers keep those, so never resident
       }
       return [dx, dw];
     });
   },
   batchNormForward(x, mean, variance, N, C, HW, coefs, relu) {
+    const n = N * C * HW;
+    const out = residentF32(n);
     return guarded((w) => {
-      const n = N * C * HW;
-      const px = putF32(w, x, n);
+      const px = inF32(w, x, n);
       const pm = alloc(w, C * 4);
       const pv = alloc(w, C * 4);
       w.mp_channel_moments(px, pm, pv, N, C, HW);
@@ -569,19 +725,25 @@ export const wasmFastOps: FastOps = {
       const [scale, shift] = coefs();
       const ps = putF32(w, scale, C);
       const pb = putF32(w, shift, C);
-      const po = alloc(w, n * 4);
+      const po = outPtr(w, out, n);
       w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
       if (relu === true) w.mp_elementwise(EW_RELU, po, 0, po, n);
-      return takeF32(po, n);
+      return outResult(po, out, n);
     });
   },
   batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out, reluOut) {
+    const n = N * C * HW;
+    const dst = wantDx ? out ?? residentF32(n) : null;
     return guarded((w) => {
-      const n = N * C * HW;
-      const pdy = putF32(w, dy, n);
-      // the fused ReLU's mask, applied in wasm memory (no separate relu-backward round trip)
-      if (reluOut !== undefined) w.mp_elementwise(EW_RELU_BACKWARD, putF32(w, reluOut, n), pdy, pdy, n);
-      const px = putF32(w, x, n);
+      let pdy = inF32(w, dy, n);
+      if (reluOut !== undefined) {
+        // the fused ReLU's mask, applied in wasm memory (no separate relu-backward round trip); into
+        // dy itself only when it is a copy or the engine handed it over (out === dy)
+        const masked = pdy === residentPtr(dy) && out !== dy ? alloc(w, n * 4) : pdy;
+        w.mp_elementwise(EW_RELU_BACKWARD, inF32(w, reluOut, n), pdy, masked, n);
+        pdy = masked;
+      }
+      const px = inF32(w, x, n);
       const pm = putF32(w, mean, C);
       const pi = putF32(w, invstd, C);
       const ps = alloc(w, C * 4);
@@ -594,13 +756,12 @@ export const wasmFastOps: FastOps = {
       const p1 = putF32(w, k1, C);
       const p2 = putF32(w, k2, C);
       const p3 = putF32(w, k3, C);
-      const pdx = alloc(w, n * 4);
+      const pdx = outPtr(w, dst, n);
       w.mp_bn_backward_input(pdy, px, pm, p1, p2, p3, pdx, N, C, HW);
-      if (out === undefined) return takeF32(pdx, n);
-      getF32(pdx, out, n);
-      return out;
+      return outResult(pdx, dst, n);
     });
   },
+  residentScope,
 };
 
 if (wasm !== null) {

@@ -5,7 +5,8 @@
  * linked with --shared-memory --import-memory: the JS side creates one shared WebAssembly.Memory and
  * instantiates this module once on the main thread and once per worker thread over that memory).
  *
- * Memory model: a bump allocator over the linear memory above `arena_base`. The JS side calls
+ * Memory model: a bump allocator over the linear memory above `arena_base`; below it live the
+ * worker stacks and the blocks of an open resident scope (tensors the JS side keeps in this memory). The JS side calls
  * mp_reset() before each kernel call, mp_alloc()s its inputs/outputs and copies data in; kernels
  * bump-allocate their own scratch (GEMM packing buffers, zero-padded input planes, ...) after
  * that and release it when they return. The bump pointer is advanced atomically, so worker threads
@@ -99,6 +100,18 @@ EXPORT(mp_alloc_permanent) u32 mp_alloc_permanent(u32 bytes) {
 }
 
 EXPORT(mp_heap_base) u32 mp_heap_base(void) { return (u32)(size_t)&__heap_base; }
+
+/**
+ * Resident scopes (see index.ts): blocks that outlive kernel calls but not the scope are taken with
+ * mp_alloc_permanent(); mp_arena_mark() before and mp_arena_release(mark) after give them all back
+ * at once. Main thread only, between kernel calls.
+ */
+EXPORT(mp_arena_mark) u32 mp_arena_mark(void) { return base_of_arena(); }
+
+EXPORT(mp_arena_release) void mp_arena_release(u32 mark) {
+  arena_base = mark;
+  mp_reset();
+}
 
 static void *salloc(u32 bytes) { return (void *)(size_t)mp_alloc(bytes); }
 

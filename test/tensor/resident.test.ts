@@ -1,0 +1,180 @@
+/**
+ * Resident scopes (wasm backend): inside residentScope() fast-path outputs live in wasm memory and
+ * are read in place by the next op. A training step must compute exactly what it computes without
+ * the scope (loss, gradients, updated parameters, BN running statistics, bit for bit), the memory
+ * must really be used and really be given back, nothing created inside may survive the scope
+ * unnoticed, and kernels must never write into a resident input they were not handed.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import '../../src/tensor/backends/index.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { valueAndGrad } from '../../src/tensor/autograd.js';
+import { crossEntropy } from '../../src/tensor/ops/softmax.js';
+import { withBackend } from '../../src/tensor/registry.js';
+import { residentScope } from '../../src/tensor/backends/fast.js';
+import {
+  residentStats, setResidentBudgetMB, setResidentPoison, wasmAvailable, wasmFastOps as F,
+} from '../../src/tensor/backends/wasm/index.js';
+import { buildModel } from '../../src/models/index.js';
+import { initParams, cloneParams } from '../../src/ir/init.js';
+import { forward } from '../../src/ir/forward.js';
+import { trainableNames, type ModelGraph, type Params } from '../../src/ir/graph.js';
+import { makeOptimizer } from '../../src/train/optim.js';
+import { prng, randF32, sameBits } from './kernel-helpers.js';
+
+const skip = !wasmAvailable() && 'wasm backend unavailable';
+const inWasm = (a: Float32Array): boolean => a.buffer instanceof SharedArrayBuffer;
+
+let prevPoison = false;
+before(() => { prevPoison = setResidentPoison(true); });
+after(() => { setResidentPoison(prevPoison); });
+
+/** Two SGD steps of g from p0; each step inside a resident scope when `scoped`. */
+function twoSteps(g: ModelGraph, p0: Params, x: Tensor, y: Int32Array, scoped: boolean): { losses: number[]; params: Params; resident: number } {
+  const params = cloneParams(p0);
+  const names = trainableNames(g);
+  const opt = makeOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+  const losses: number[] = [];
+  let resident = 0;
+  for (let s = 0; s < 2; s++) {
+    const body = (): number => {
+      const trainable: Params = {};
+      for (const n of names) trainable[n] = params[n]!;
+      const { value, grads } = valueAndGrad((p: Params) => crossEntropy(forward(g, { ...params, ...p }, x, { training: true }), y))(trainable);
+      opt.step(params, grads as Record<string, Tensor>, 0.05);
+      resident = Math.max(resident, residentStats().bytes);
+      return value.data[0]!;
+    };
+    losses.push(scoped ? residentScope(body) : body());
+  }
+  return { losses, params, resident };
+}
+
+function model(name: string, shape: number[], N: number): { g: ModelGraph; p0: Params; x: Tensor; y: Int32Array } {
+  const g = buildModel(name);
+  const p0 = initParams(g, 3);
+  const rnd = prng(11);
+  const x = new Tensor(randF32(N * shape.reduce((a, b) => a * b, 1), rnd), [N, ...shape]);
+  const y = Int32Array.from({ length: N }, (_, i) => (i * 7) % 10);
+  return { g, p0, x, y };
+}
+
+for (const [name, shape, N] of [['resnet20', [3, 32, 32], 8], ['mobilenetv2', [3, 32, 32], 4], ['smallcnn-res', [1, 14, 14], 16]] as const) {
+  test(`${name}: two training steps in resident scopes equal the plain steps bit for bit`, { skip }, () => {
+    withBackend('wasm', () => {
+      const { g, p0, x, y } = model(name, [...shape], N);
+      const plain = twoSteps(g, p0, x, y, false);
+      const scoped = twoSteps(g, p0, x, y, true);
+      assert.ok(scoped.resident > 0, 'the scope kept nothing in wasm memory');
+      assert.equal(plain.resident, 0);
+      assert.deepEqual(scoped.losses, plain.losses);
+      for (const k of Object.keys(plain.params)) {
+        sameBits(scoped.params[k]!.data as Float32Array, plain.params[k]!.data as Float32Array, `${name} ${k}`);
+        assert.ok(!inWasm(scoped.params[k]!.data as Float32Array), `parameter ${k} ended up in wasm memory`);
+      }
+      assert.equal(residentStats().bytes, 0);
+    });
+  });
+}
+
+test('a small budget: outputs past it are plain arrays, results unchanged', { skip }, () => {
+  withBackend('wasm', () => {
+    const { g, p0, x, y } = model('resnet20', [3, 32, 32], 8);
+    const plain = twoSteps(g, p0, x, y, false);
+    const prev = setResidentBudgetMB(1); // ~a quarter of one step's activations
+    try {
+      const scoped = twoSteps(g, p0, x, y, true);
+      assert.ok(scoped.resident > 0 && scoped.resident <= 2 ** 20, `resident ${scoped.resident}`);
+      assert.deepEqual(scoped.losses, plain.losses);
+      for (const k of Object.keys(plain.params)) sameBits(scoped.params[k]!.data as Float32Array, plain.params[k]!.data as Float32Array, k);
+    } finally {
+      setResidentBudgetMB(prev);
+    }
+  });
+});
+
+test('memory comes back: same addresses in the next scope, nested scopes give back only their own', { skip }, () => {
+  const rnd = prng(3);
+  const a = randF32(5000, rnd);
+  let first = -1;
+  residentScope(() => {
+    const r = F.relu(a);
+    assert.ok(inWasm(r));
+    first = r.byteOffset;
+    assert.equal(residentStats().scopes, 1);
+    return 0;
+  });
+  assert.deepEqual([residentStats().scopes, residentStats().bytes], [0, 0]);
+  residentScope(() => {
+    const outer = F.relu(a);
+    assert.equal(outer.byteOffset, first, 'the second scope did not reuse the first one\'s memory');
+    const copy = outer.slice();
+    let innerAt = -1;
+    residentScope(() => {
+      const inner = F.add(outer, outer);
+      innerAt = inner.byteOffset;
+      assert.ok(innerAt > outer.byteOffset);
+      return 0;
+    });
+    // the inner scope's release (poisoned with NaN) must not touch the outer array
+    sameBits(outer, copy, 'outer array after the inner scope');
+    assert.equal(F.relu(a).byteOffset, innerAt);
+    return 0;
+  });
+});
+
+test('poison shows an array used after its scope; returning one throws; a throw releases', { skip }, () => {
+  const a = randF32(4096, prng(4));
+  let leaked: Float32Array | null = null;
+  residentScope(() => { leaked = F.relu(a); return 0; });
+  assert.ok(Number.isNaN(leaked![0]!), 'poison did not fill the given-back memory');
+  assert.throws(() => residentScope(() => F.relu(a)), /residentScope\(\) returned an array/);
+  assert.throws(() => residentScope(() => new Tensor(F.relu(a), [4096])), /residentScope\(\) returned an array/);
+  assert.equal(residentStats().bytes, 0);
+  assert.throws(() => residentScope(() => { F.relu(a); throw new Error('boom'); }), /boom/);
+  assert.deepEqual([residentStats().scopes, residentStats().bytes], [0, 0]);
+  // a copy may leave
+  const kept = residentScope(() => F.relu(a).slice());
+  assert.ok(!inWasm(kept) && kept[0] === (a[0]! > 0 ? a[0] : 0));
+});
+
+test('fast paths never write into resident inputs they were not handed', { skip }, () => {
+  const rnd = prng(9);
+  const N = 2, C = 4, HW = 600, n = N * C * HW;
+  residentScope(() => {
+    const x = F.relu(randF32(n, rnd).map((v) => v + 0.2));
+    const dy = F.add(randF32(n, rnd), new Float32Array(n));
+    const reluOut = F.relu(randF32(n, rnd));
+    const keep = [x, dy, reluOut].map((t) => t.slice());
+    assert.ok([x, dy, reluOut].every(inWasm));
+    const mean = new Float32Array(C).fill(0.1), invstd = new Float32Array(C).fill(1.5);
+    const coefs = (): [Float32Array, Float32Array, Float32Array] => [new Float32Array(C).fill(0.5), new Float32Array(C).fill(-0.01), new Float32Array(C).fill(0.02)];
+    const sums = (): [Float32Array, Float32Array] => [new Float32Array(C), new Float32Array(C)];
+    // fused ReLU mask, dy not handed over: dy must stay as it was
+    const [s1, t1] = sums();
+    const dx = F.batchNormBackward(dy, x, mean, invstd, s1, t1, N, C, HW, true, coefs, undefined, reluOut)!;
+    assert.ok(inWasm(dx) && dx !== dy);
+    [x, dy, reluOut].forEach((t, i) => sameBits(t, keep[i]!, `input ${i} after batch-norm backward`));
+    // the same with dy handed over: dx lands in dy, same values
+    const [s2, t2] = sums();
+    const dx2 = F.batchNormBackward(dy, x, mean, invstd, s2, t2, N, C, HW, true, coefs, dy, reluOut)!;
+    assert.equal(dx2, dy);
+    sameBits(dx2, dx, 'dx written into dy');
+    sameBits(s2, s1, 'sum dy');
+    sameBits(t2, t1, 'sum dy·x̂');
+    // conv gradients read resident dy and x in place and leave them alone
+    const g = { N: 2, C: 4, H: 20, W: 30, O: 4, KH: 3, KW: 3, OH: 20, OW: 30, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1 };
+    const w = randF32(4 * 4 * 9, rnd);
+    const xs = x.slice(), ys = F.conv2d(x, w, g), yk = ys.slice();
+    assert.ok(inWasm(ys));
+    const [gx, gw] = F.conv2dBackward(ys, w, x, true, true, g);
+    sameBits(x, xs, 'x after conv backward');
+    sameBits(ys, yk, 'dy after conv backward');
+    assert.ok(inWasm(gx!) && !inWasm(gw!), 'input gradient resident, filter gradient a plain array');
+    const [gx0, gw0] = withBackend('wasm', () => F.conv2dBackward(yk, w, xs, true, true, g));
+    sameBits(gx!, gx0!, 'dx from resident vs plain inputs');
+    sameBits(gw!, gw0!, 'dw from resident vs plain inputs');
+    return 0;
+  });
+});
