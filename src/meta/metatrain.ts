@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import type { Buf } from '../tensor/kernels.js';
 import { backward, valueAndGrad } from '../tensor/autograd.js';
+import { residentScope } from '../tensor/backends/fast.js';
 import { crossEntropy } from '../tensor/ops/softmax.js';
 import { Rng } from '../tensor/random.js';
 import { forward } from '../ir/forward.js';
@@ -83,14 +84,18 @@ export function ceGradient(graph: ModelGraph, params: Params, data: Dataset, nBa
     if (b++ >= nBatches) break;
     const x32 = new Tensor(batch.x, batch.shape);
     const x = params[names[0]].dtype === 'float64' ? x32.to('float64') : x32;
-    const { value, grads } = valueAndGrad((p: Record<string, Tensor>) =>
-      crossEntropy(forward(graph, { ...params, ...p }, x, { training: false }), batch.y))(trainable);
-    ce += value.item();
-    for (const n of names) {
-      const g = grads[n];
-      if (total[n] === undefined) total[n] = g;
-      else for (let i = 0; i < g.size; i++) total[n].data[i] += g.data[i];
-    }
+    // one batch in a resident scope (activations stay in the backend's memory); the sums it
+    // adds to are plain arrays made outside
+    ce += residentScope(() => {
+      const { value, grads } = valueAndGrad((p: Record<string, Tensor>) =>
+        crossEntropy(forward(graph, { ...params, ...p }, x, { training: false }), batch.y))(trainable);
+      for (const n of names) {
+        const g = grads[n];
+        if (total[n] === undefined) total[n] = g.clone();
+        else for (let i = 0; i < g.size; i++) total[n].data[i] += g.data[i];
+      }
+      return value.item();
+    });
   }
   return { ce, grads: total };
 }
