@@ -10,6 +10,7 @@ import { Tensor } from '../tensor/tensor.js';
 import type { Buf } from '../tensor/kernels.js';
 import { backward, valueAndGrad } from '../tensor/autograd.js';
 import { residentScope } from '../tensor/backends/fast.js';
+import { assertResumable } from './resume-check.js';
 import { crossEntropy } from '../tensor/ops/softmax.js';
 import { Rng } from '../tensor/random.js';
 import { forward } from '../ir/forward.js';
@@ -182,6 +183,26 @@ export function metanetPath(dir: string, epoch: number): string {
   return join(dir, `metanet_epoch_${epoch}`);
 }
 
+/** Last meta-training epoch with a checkpoint in dir (up to cfg.epochs), or -1. */
+function lastMetaEpoch(dir: string, cfg: MetaTrainConfig): number {
+  let last = -1;
+  for (let e = 0; e < cfg.epochs; e++) if (metanetCheckpointExists(metanetPath(dir, e))) last = e;
+  return last;
+}
+
+/**
+ * Throws when the checkpoints in dir were made with settings other than cfg: training longer
+ * continues a run, anything else would mix two (checkpoints of older versions carry no record).
+ */
+export function assertMetaResumable(dir: string, cfg: MetaTrainConfig, meta?: Record<string, unknown>): void {
+  if (meta === undefined) {
+    const last = lastMetaEpoch(dir, cfg);
+    if (last < 0) return;
+    meta = loadMetanet(metanetPath(dir, last)).meta;
+  }
+  if (meta.config !== undefined) assertResumable('metanetwork checkpoints', dir, meta.config, cfg, ['epochs']);
+}
+
 export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConfig, dir: string, hooks: MetaTrainHooks = {}, resume = true): MetaTrainResult {
   if (models.length === 0) throw new Error('meta-train: no data models');
   let metanet = new Metanet(cfg.gnn);
@@ -190,10 +211,10 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
   let start = 0;
   const checkpoints: string[] = [];
   if (resume) {
-    let last = -1;
-    for (let e = 0; e < cfg.epochs; e++) if (metanetCheckpointExists(metanetPath(dir, e))) last = e;
+    const last = lastMetaEpoch(dir, cfg);
     if (last >= 0) {
       const ck = loadMetanet(metanetPath(dir, last));
+      assertMetaResumable(dir, cfg, ck.meta);
       metanet = ck.metanet;
       opt.load(ck.optimizer as OptimizerState);
       reg = ck.meta.reg as number;
@@ -203,7 +224,7 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
   }
   // Epoch "-1": the untrained metanetwork, so the curve family starts at identity.
   if (start === 0) {
-    saveMetanet(metanetPath(dir, -1), metanet, { epoch: -1, reg });
+    saveMetanet(metanetPath(dir, -1), metanet, { epoch: -1, reg, config: cfg });
   }
   const groupsCache = new Map<ModelGraph, Group[]>();
   const groupsFor = (g: ModelGraph): Group[] => {
@@ -233,7 +254,7 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
       });
     }
     const path = metanetPath(dir, epoch);
-    saveMetanet(path, metanet, { epoch, reg }, opt.state());
+    saveMetanet(path, metanet, { epoch, reg, config: cfg }, opt.state());
     checkpoints.push(path);
     hooks.onEpoch?.(epoch, path);
   }

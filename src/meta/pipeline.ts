@@ -11,8 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { loadRecipe, defaultWorkers, runJobs, type DataRecipe } from './workers.js';
-import { buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
-import { metaTrain, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
+import { assertZooResumable, buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
+import { assertMetaResumable, metaTrain, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
 import { selectJobs, runSelectJob, chooseCheckpoint, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './select.js';
 import { compareJobs, runCompareJob, summarize, sortRows, formatCompareTable, type CompareConfig, type CompareRow, type CompareSummaryRow } from './compare.js';
 import { DEFAULT_CURVE } from './curves.js';
@@ -102,9 +102,23 @@ export function selectionEpochs(cfg: PipelineConfig): number[] {
   return out;
 }
 
+/**
+ * Throws (before anything is written) when cfg.out holds a run whose data models or metanetwork
+ * checkpoints were made with other settings: resuming would mix the two runs.
+ */
+export function assertPipelineResumable(cfg: PipelineConfig): void {
+  assertZooResumable(join(cfg.out, 'zoo'), cfg.zoo, dataRecipe(cfg));
+  assertMetaResumable(join(cfg.out, 'meta'), cfg.meta);
+}
+
+function dataRecipe(cfg: PipelineConfig): DataRecipe {
+  return { spec: cfg.data, valImages: cfg.valImages, splitSeed: 7 };
+}
+
 /** Runs the stages up to and including `until` (each stage reuses what earlier runs finished). */
 export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, until: Stage = 'compare'): Promise<PipelineResult> {
-  const recipe: DataRecipe = { spec: cfg.data, valImages: cfg.valImages, splitSeed: 7 };
+  assertPipelineResumable(cfg);
+  const recipe = dataRecipe(cfg);
   const { train, val, test } = loadRecipe(recipe);
   hooks.stage?.('zoo', `${cfg.zoo.count} data models of ${cfg.zoo.model}`);
   const workers = cfg.workers > 0 ? cfg.workers : defaultWorkers();

@@ -14,6 +14,7 @@ import { createModel, finetune, toTrainConfig, type RecipeConfig } from '../trai
 import { evaluate } from '../train/evaluate.js';
 import { checkpointExists, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { assertResumable } from './resume-check.js';
 import { pruneToSpeedup } from '../prune/index.js';
 import { runJobs, type DataRecipe } from './workers.js';
 
@@ -58,6 +59,9 @@ export interface Zoo {
   dir: string;
   baseMacs: number;
   entries: ZooEntry[];
+  /** The settings the models were made with (zoo.json of runs before they were recorded: absent). */
+  config?: ZooConfig;
+  data?: DataRecipe;
 }
 
 export interface DataModel {
@@ -85,6 +89,11 @@ export interface ZooHooks {
   onStart?(index: number): void;
 }
 
+/** The last `heldOut` models are held out of meta-training. */
+function splitOf(cfg: ZooConfig, index: number): 'train' | 'heldout' {
+  return index >= cfg.count - cfg.heldOut ? 'heldout' : 'train';
+}
+
 /** Trains, pre-prunes and saves data model `index` of the zoo; deterministic for (cfg, index). */
 export function trainDataModel(cfg: ZooConfig, data: DatasetSplits, dir: string, index: number): ZooEntry {
   const seed = cfg.seed + index;
@@ -105,7 +114,7 @@ export function trainDataModel(cfg: ZooConfig, data: DatasetSplits, dir: string,
   }
   const path = `models/model_${index}`;
   const entry: ZooEntry = {
-    index, seed, split: index >= cfg.count - cfg.heldOut ? 'heldout' : 'train', path,
+    index, seed, split: splitOf(cfg, index), path,
     acc: evaluate(graph, p, data.test).acc, trainedAcc, speedup, macs: countOps(graph).macs, seconds: (performance.now() - t0) / 1000,
   };
   saveCheckpoint(join(dir, path), { graph, params: p, metadata: { zoo: entry } });
@@ -119,22 +128,35 @@ export interface ZooParallel {
   loadData: DataRecipe;
 }
 
+/**
+ * The zoo already in `dir` (null: none), after checking it was made with `cfg` and data `recipe`:
+ * more or fewer models, or another held-out split, reuse the trained ones; any other difference
+ * would mix two zoos, so it throws.
+ */
+export function assertZooResumable(dir: string, cfg: ZooConfig, recipe?: DataRecipe): Zoo | null {
+  if (!existsSync(join(dir, INDEX))) return null;
+  const z = readZoo(dir);
+  if (z.config) assertResumable('data models', dir, { ...z.config, data: z.data ?? recipe }, { ...cfg, data: recipe }, ['count', 'heldOut']);
+  return z;
+}
+
 /** Trains the zoo into `dir`, skipping models already present (resume). */
 export async function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string, hooks: ZooHooks = {}, parallel?: ZooParallel): Promise<Zoo> {
   if (cfg.heldOut < 1 || cfg.heldOut >= cfg.count) throw new Error(`zoo: heldOut must be between 1 and count-1 (count ${cfg.count}, heldOut ${cfg.heldOut})`);
-  const existing = existsSync(join(dir, INDEX)) ? readZoo(dir).entries : [];
+  const recipe = parallel?.loadData;
+  const existing = assertZooResumable(dir, cfg, recipe)?.entries ?? [];
   const baseMacs = countOps(createModel(cfg.model, data, cfg.seed, cfg.width).graph).macs;
   const entries: ZooEntry[] = [];
   const todo: number[] = [];
   for (let i = 0; i < cfg.count; i++) {
     const prev = existing.find((e) => e.index === i && e.seed === cfg.seed + i);
-    if (prev) entries.push(prev);
+    if (prev) entries.push({ ...prev, split: splitOf(cfg, i) });
     else todo.push(i);
   }
   const finish = (e: ZooEntry) => {
     entries.push(e);
     entries.sort((a, b) => a.index - b.index);
-    writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, entries });
+    writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, data: recipe, entries });
     hooks.onModel?.(e, entries.length, cfg.count);
   };
   await runJobs('zoo-model', todo.map((index) => ({ cfg, dir, index })), {
@@ -142,6 +164,6 @@ export async function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string,
     inProcess: (j) => trainDataModel(cfg, data, dir, j.index),
     onStart: (j) => hooks.onStart?.(j.index), onResult: (e: ZooEntry) => finish(e),
   });
-  writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, entries });
+  writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, data: recipe, entries });
   return { dir, baseMacs, entries };
 }

@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../src/tensor/backends/index.js';
-import { runPipeline, DEFAULT_PIPELINE, type PipelineConfig } from '../../src/meta/pipeline.js';
+import { assertPipelineResumable, runPipeline, DEFAULT_PIPELINE, type PipelineConfig } from '../../src/meta/pipeline.js';
+import { diffKeys } from '../../src/meta/resume-check.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mp-pipeline-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,4 +61,22 @@ test('resume after a kill: a deleted later stage is recomputed, finished stages 
   assert.equal(readFileSync(join(dir, 'zoo', 'zoo.json'), 'utf8'), zooIndex, 'zoo was retrained instead of reused');
   assert.ok(existsSync(join(dir, 'meta', 'metanet_epoch_1.json')));
   assert.equal(r.rows!.length, 6);
+});
+
+test('a run directory refuses settings that would mix two runs, before writing anything', async () => {
+  const zooIndex = readFileSync(join(dir, 'zoo', 'zoo.json'), 'utf8');
+  const other = { ...cfg, zoo: { ...cfg.zoo, recipe: { ...cfg.zoo.recipe, epochs: 2 } } };
+  assert.throws(() => assertPipelineResumable(other), /zoo: holds data models made with other settings \(recipe\.epochs 1 → 2\); use another run directory/);
+  await assert.rejects(runPipeline(other), /recipe\.epochs 1 → 2/);
+  await assert.rejects(runPipeline({ ...cfg, data: 'fashion-mnist-14:half' }), /data\.spec/);
+  const gnn = { ...cfg, meta: { ...cfg.meta, gnn: { ...cfg.meta.gnn, hidden: 16 } } };
+  assert.throws(() => assertPipelineResumable(gnn), /meta: holds metanetwork checkpoints made with other settings \(gnn\.hidden 8 → 16\)/);
+  assert.equal(readFileSync(join(dir, 'zoo', 'zoo.json'), 'utf8'), zooIndex);
+  // what does not change saved results is accepted: more meta epochs, another held-out split
+  assertPipelineResumable({ ...cfg, meta: { ...cfg.meta, epochs: 3 }, zoo: { ...cfg.zoo, count: 4, heldOut: 2 } });
+});
+
+test('diffKeys names every differing leaf', () => {
+  assert.deepEqual(diffKeys({ a: 1, b: { c: [1, 2], d: 'x' } }, { a: 1, b: { c: [1, 3], e: 0 } }), ['b.c', 'b.d', 'b.e']);
+  assert.deepEqual(diffKeys({ a: { b: 1 } }, { a: { b: 1 } }), []);
 });

@@ -7,7 +7,7 @@ import { Progress } from '../progress.js';
 import { RunDir } from '../../report/run-dir.js';
 import { buildRunReport } from '../../report/run-report.js';
 import { getBackend } from '../../tensor/registry.js';
-import { runPipeline, quickConfig, DEFAULT_PIPELINE, type PipelineConfig, type Stage } from '../../meta/pipeline.js';
+import { assertPipelineResumable, runPipeline, quickConfig, DEFAULT_PIPELINE, type PipelineConfig, type Stage } from '../../meta/pipeline.js';
 
 export function pipelineCommand(name: string, description: string, defaults: PipelineConfig, until: Stage = 'compare'): Command {
   return {
@@ -24,7 +24,9 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
     },
     async run(args, ctx) {
       let cfg = resolveConfig(defaults, args, { out: 'out', model: 'zoo.model' });
-      if (flagBoolean(args, 'quick')) cfg = quickConfig(cfg);
+      // the quick setting gets its own default directory: resuming a full run with it would be refused
+      if (flagBoolean(args, 'quick')) cfg = quickConfig(cfg.out === defaults.out ? { ...cfg, out: `${defaults.out}-quick` } : cfg);
+      assertPipelineResumable(cfg); // before RunDir rewrites config.json
       const run = new RunDir(cfg.out, cfg);
       const t0 = performance.now();
       let bar: Progress | null = null;
