@@ -13,9 +13,9 @@ import { valueAndGrad } from '../../src/tensor/autograd.js';
 import { crossEntropy } from '../../src/tensor/ops/softmax.js';
 import { withBackend } from '../../src/tensor/registry.js';
 import { residentScope } from '../../src/tensor/backends/fast.js';
-import {
-  residentStats, setResidentBudgetMB, setResidentPoison, wasmAvailable, wasmFastOps as F,
-} from '../../src/tensor/backends/wasm/index.js';
+import { residentStats, wasmAvailable, wasmFastOps as F } from '../../src/tensor/backends/wasm/index.js';
+import { nativeAvailable, nativeFastOps, nativePoolStats } from '../../src/tensor/backends/native/index.js';
+import { setResidentBudgetMB, setResidentPoison } from '../../src/tensor/backends/resident.js';
 import { buildModel } from '../../src/models/index.js';
 import { initParams, cloneParams } from '../../src/ir/init.js';
 import { forward } from '../../src/ir/forward.js';
@@ -43,7 +43,7 @@ function twoSteps(g: ModelGraph, p0: Params, x: Tensor, y: Int32Array, scoped: b
       for (const n of names) trainable[n] = params[n]!;
       const { value, grads } = valueAndGrad((p: Params) => crossEntropy(forward(g, { ...params, ...p }, x, { training: true }), y))(trainable);
       opt.step(params, grads as Record<string, Tensor>, 0.05);
-      resident = Math.max(resident, residentStats().bytes);
+      resident = Math.max(resident, residentStats().bytes, nativePoolStats().inUse);
       return value.data[0]!;
     };
     losses.push(scoped ? residentScope(body) : body());
@@ -60,22 +60,27 @@ function model(name: string, shape: number[], N: number): { g: ModelGraph; p0: P
   return { g, p0, x, y };
 }
 
+const held = (backend: 'wasm' | 'native'): number => (backend === 'wasm' ? residentStats().bytes : nativePoolStats().inUse);
+const BACKENDS = [['wasm', skip], ['native', !nativeAvailable() && 'native backend unavailable']] as const;
+
+for (const [backend, skipBackend] of BACKENDS) {
 for (const [name, shape, N] of [['resnet20', [3, 32, 32], 8], ['mobilenetv2', [3, 32, 32], 4], ['smallcnn-res', [1, 14, 14], 16]] as const) {
-  test(`${name}: two training steps in resident scopes equal the plain steps bit for bit`, { skip }, () => {
-    withBackend('wasm', () => {
+  test(`${backend}, ${name}: two training steps in resident scopes equal the plain steps bit for bit`, { skip: skipBackend }, () => {
+    withBackend(backend, () => {
       const { g, p0, x, y } = model(name, [...shape], N);
       const plain = twoSteps(g, p0, x, y, false);
       const scoped = twoSteps(g, p0, x, y, true);
-      assert.ok(scoped.resident > 0, 'the scope kept nothing in wasm memory');
+      assert.ok(scoped.resident > 0, 'the scope kept nothing in backend memory');
       assert.equal(plain.resident, 0);
       assert.deepEqual(scoped.losses, plain.losses);
       for (const k of Object.keys(plain.params)) {
         sameBits(scoped.params[k]!.data as Float32Array, plain.params[k]!.data as Float32Array, `${name} ${k}`);
         assert.ok(!inWasm(scoped.params[k]!.data as Float32Array), `parameter ${k} ended up in wasm memory`);
       }
-      assert.equal(residentStats().bytes, 0);
+      assert.equal(held(backend), 0);
     });
   });
+}
 }
 
 test('a small budget: outputs past it are plain arrays, results unchanged', { skip }, () => {
@@ -175,6 +180,33 @@ test('fast paths never write into resident inputs they were not handed', { skip 
     const [gx0, gw0] = withBackend('wasm', () => F.conv2dBackward(yk, w, xs, true, true, g));
     sameBits(gx!, gx0!, 'dx from resident vs plain inputs');
     sameBits(gw!, gw0!, 'dw from resident vs plain inputs');
+    return 0;
+  });
+});
+
+test('native: the next scope reuses the arrays of the last one; escapes, poison and throws as for wasm', { skip: !nativeAvailable() && 'native backend unavailable' }, () => {
+  const N = nativeFastOps;
+  const a = randF32(5000, prng(5));
+  let first: Float32Array | null = null;
+  N.residentScope!(() => { first = N.relu(a); return 0; });
+  assert.ok(Number.isNaN(first![0]!), 'poison did not fill the handed-back array');
+  N.residentScope!(() => {
+    const again = N.relu(a);
+    assert.equal(again, first, 'the pool did not hand out the same array again');
+    assert.equal(nativePoolStats().inUse, 1);
+    N.residentScope!(() => { assert.notEqual(N.add(a, a), again); return 0; });
+    assert.ok(!Number.isNaN(again[0]!), 'the inner scope handed back the outer scope\'s array');
+    return 0;
+  });
+  assert.throws(() => N.residentScope!(() => N.relu(a)), /residentScope\(\) returned an array/);
+  assert.throws(() => N.residentScope!(() => { N.relu(a); throw new Error('boom'); }), /boom/);
+  assert.deepEqual([nativePoolStats().scopes, nativePoolStats().inUse], [0, 0]);
+  // conv filter gradients are never pooled
+  const g = { N: 2, C: 4, H: 20, W: 20, O: 4, KH: 3, KW: 3, OH: 20, OW: 20, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1 };
+  N.residentScope!(() => {
+    const [, gw] = N.conv2dBackward(randF32(3200, prng(6)), randF32(144, prng(7)), randF32(3200, prng(8)), true, true, g);
+    assert.equal(nativePoolStats().inUse, 1, 'only dx is pooled');
+    assert.ok(gw!.length === 144);
     return 0;
   });
 });

@@ -16,6 +16,7 @@ import { registerKernels } from '../../registry.js';
 import { allFloat32, registerFastOps, type FastOps } from '../fast.js';
 import { tsKernels } from '../ts/kernels.js';
 import { getThreads, wasmAvailable, wasmKernels } from '../wasm/index.js';
+import { assertNotEscaped, residentSettings } from '../resident.js';
 
 /** The addon's exports (native/src/addon.c). */
 export interface NativeAddon {
@@ -223,16 +224,79 @@ function uninitF32(n: number): Float32Array {
   return new Float32Array(b.buffer, b.byteOffset, n);
 }
 
+// ------------------------------------------------------------------------- resident scopes
+
+/**
+ * Inside residentScope() the fast paths' outputs come from a pool of arrays that the scope hands
+ * back when it ends, for the next step to reuse: no fresh multi-MB buffer per op (each costs an
+ * allocation and adds to V8's external-memory pressure, i.e. scavenges). Parameter gradients are
+ * never pooled. The pool is dropped once no scope has been open for a few seconds.
+ */
+const POOL_MIN = 1024;
+const free = new Map<number, Float32Array[]>();
+const scopes: Float32Array[][] = [];
+const inScope = new Set<Float32Array>();
+let pooledBytes = 0;
+let dropTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** An output of n floats the kernel overwrites completely: pooled inside a scope (within budget). */
+function outF32(n: number): Float32Array {
+  if (scopes.length === 0 || n < POOL_MIN) return uninitF32(n);
+  let a = free.get(n)?.pop();
+  if (a === undefined) {
+    if (pooledBytes + n * 4 > residentSettings.budget) return uninitF32(n);
+    a = uninitF32(n);
+    pooledBytes += n * 4;
+  }
+  scopes[scopes.length - 1]!.push(a);
+  inScope.add(a);
+  return a;
+}
+
+function dropPool(): void {
+  free.clear();
+  pooledBytes = 0;
+  dropTimer = null;
+}
+
+export function residentScope<T>(fn: () => T): T {
+  if (residentSettings.budget === 0) return fn();
+  if (dropTimer !== null) {
+    clearTimeout(dropTimer);
+    dropTimer = null;
+  }
+  scopes.push([]);
+  try {
+    const r = fn();
+    assertNotEscaped(r, (a) => inScope.has(a));
+    return r;
+  } finally {
+    for (const a of scopes.pop()!) {
+      inScope.delete(a);
+      if (residentSettings.poison) a.fill(NaN);
+      let list = free.get(a.length);
+      if (list === undefined) free.set(a.length, (list = []));
+      list.push(a);
+    }
+    if (scopes.length === 0) (dropTimer = setTimeout(dropPool, 3000)).unref();
+  }
+}
+
+/** Pool state (diagnostics and tests): open scopes, bytes pooled, arrays handed out now. */
+export function nativePoolStats(): { scopes: number; bytes: number; inUse: number } {
+  return { scopes: scopes.length, bytes: pooledBytes, inUse: inScope.size };
+}
+
 export const nativeFastOps: FastOps = {
-  relu(x, out = uninitF32(x.length)) {
+  relu(x, out = outF32(x.length)) {
     A().elementwise(EW_RELU, x, null, out);
     return out;
   },
-  reluBackward(y, g, out = uninitF32(y.length)) {
+  reluBackward(y, g, out = outF32(y.length)) {
     A().elementwise(EW_RELU_BACKWARD, y, g, out);
     return out;
   },
-  add(a, b, out = uninitF32(a.length)) {
+  add(a, b, out = outF32(a.length)) {
     A().elementwise(EW_ADD, a, b, out);
     return out;
   },
@@ -240,7 +304,7 @@ export const nativeFastOps: FastOps = {
     const a = A();
     a.channelMoments(x, mean, variance, N, C, HW);
     const [scale, shift] = coefs();
-    const out = uninitF32(N * C * HW);
+    const out = outF32(N * C * HW);
     a.channelAffine(x, mean, scale, shift, out, N, C, HW);
     if (relu === true) a.elementwise(EW_RELU, out, null, out);
     return out;
@@ -250,25 +314,26 @@ export const nativeFastOps: FastOps = {
     let dy = dy0;
     if (reluOut !== undefined) {
       // the fused ReLU's mask first (into out when allowed), then dx into the masked gradient
-      dy = out ?? uninitF32(N * C * HW);
+      dy = out ?? outF32(N * C * HW);
       a.elementwise(EW_RELU_BACKWARD, reluOut, dy0, dy);
       out = dy;
     }
     a.channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW);
     if (!wantDx) return null;
     const [k1, k2, k3] = coefs();
-    const dx = out ?? uninitF32(N * C * HW);
+    const dx = out ?? outF32(N * C * HW);
     a.bnBackwardInput(dy, x, mean, k1, k2, k3, dx, N, C, HW);
     return dx;
   },
+  residentScope,
   conv2d(x, w, g) {
-    const out = uninitF32(g.N * g.O * g.OH * g.OW);
+    const out = outF32(g.N * g.O * g.OH * g.OW);
     A().conv2d(x, w, out, geomArray(g));
     return out;
   },
   conv2dBackward(dy, w, x, wantDx, wantDw, g) {
-    const dx = wantDx ? uninitF32(g.N * g.C * g.H * g.W) : null;
-    const dw = wantDw ? uninitF32(g.O * (g.C / g.groups) * g.KH * g.KW) : null;
+    const dx = wantDx ? outF32(g.N * g.C * g.H * g.W) : null;
+    const dw = wantDw ? uninitF32(g.O * (g.C / g.groups) * g.KH * g.KW) : null; // a parameter gradient: never pooled
     if (dx !== null || dw !== null) A().conv2dBackward(dy, w, x, dx, dw, geomArray(g));
     return [dx, dw];
   },

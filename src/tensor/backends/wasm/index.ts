@@ -24,6 +24,7 @@ import type { Buf, ConvGeom, KernelMap, PoolGeom } from '../../kernels.js';
 import { registerKernels } from '../../registry.js';
 import { allFloat32, registerFastOps, type FastOps } from '../fast.js';
 import { tsKernels } from '../ts/kernels.js';
+import { assertNotEscaped, residentSettings } from '../resident.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm-bytes.js';
 
 interface WasmExports {
@@ -264,28 +265,6 @@ let residentBytes = 0;
 /** Smallest output (floats) worth keeping resident; smaller ones are copied out as before. */
 const RESIDENT_MIN = 1024;
 
-/** Resident bytes a scope may hold before outputs go back to plain arrays: METAPRUNE_WASM_RESIDENT_MB (0 = off), default 1024. */
-function residentBudgetFromEnv(): number {
-  const v = process.env.METAPRUNE_WASM_RESIDENT_MB;
-  if (v === undefined || v.trim() === '') return 1024 * 2 ** 20;
-  const mb = Number(v);
-  if (!Number.isFinite(mb) || mb < 0) {
-    process.stderr.write(`metaprune: METAPRUNE_WASM_RESIDENT_MB='${v}' is not a non-negative number; using 1024\n`);
-    return 1024 * 2 ** 20;
-  }
-  return Math.min(mb, 3072) * 2 ** 20;
-}
-let residentBudget = residentBudgetFromEnv();
-/** METAPRUNE_WASM_RESIDENT_POISON=1: fill given-back blocks with NaN (finds arrays used after their scope). */
-let poison = process.env.METAPRUNE_WASM_RESIDENT_POISON === '1';
-
-/** Turns the NaN fill of given-back blocks on or off (tests); returns the previous setting. */
-export function setResidentPoison(on: boolean): boolean {
-  const prev = poison;
-  poison = on;
-  return prev;
-}
-
 /** Wasm address of a (large) float array that lives in wasm memory, else -1. */
 function residentPtr(a: Float32Array): number {
   return a.length >= RESIDENT_MIN && wasmBuffers.has(a.buffer) ? a.byteOffset : -1;
@@ -295,20 +274,11 @@ function residentPtr(a: Float32Array): number {
 function residentF32(n: number): Float32Array | null {
   if (scopeMarks.length === 0 || n < RESIDENT_MIN) return null;
   const bytes = Math.ceil((n * 4) / 64) * 64;
-  if (residentBytes + bytes > residentBudget) return null;
+  if (residentBytes + bytes > residentSettings.budget) return null;
   const p = W().mp_alloc_permanent(n * 4);
   if (p === 0) return null;
   residentBytes += bytes;
   return new Float32Array(buffer(), p, n);
-}
-
-/** Throws when a scope's result is (or holds as `.data`) an array that lived in the scope. */
-function checkNotResident(r: unknown): void {
-  const d = r instanceof Float32Array ? r : (r !== null && typeof r === 'object' && (r as { data?: unknown }).data instanceof Float32Array)
-    ? (r as { data: Float32Array }).data : null;
-  if (d !== null && wasmBuffers.has(d.buffer)) {
-    throw new Error('metaprune: residentScope() returned an array that lives in the scope\'s memory; return a copy (e.g. slice())');
-  }
 }
 
 /**
@@ -316,7 +286,7 @@ function checkNotResident(r: unknown): void {
  * (or throws). Arrays created inside must not be used afterwards: copy what you keep. Scopes nest.
  */
 export function residentScope<T>(fn: () => T): T {
-  if (wasm === null || residentBudget === 0) return fn();
+  if (wasm === null || residentSettings.budget === 0) return fn();
   // worker stacks must sit below the scope's blocks
   if (scopeMarks.length === 0 && threads > 1 && workers.length < threads - 1) startWorkers();
   const w = wasm;
@@ -325,11 +295,11 @@ export function residentScope<T>(fn: () => T): T {
   scopeMarks.push(mark);
   try {
     const r = fn();
-    checkNotResident(r);
+    assertNotEscaped(r, (a) => wasmBuffers.has(a.buffer));
     return r;
   } finally {
     scopeMarks.pop();
-    if (poison) {
+    if (residentSettings.poison) {
       const top = w.mp_arena_mark();
       if (top > mark) new Float32Array(buffer(), mark, Math.floor((top - mark) / 4)).fill(NaN);
     }
@@ -340,15 +310,7 @@ export function residentScope<T>(fn: () => T): T {
 
 /** Resident-scope state (diagnostics and tests): open scopes and bytes they hold. */
 export function residentStats(): { scopes: number; bytes: number; budget: number } {
-  return { scopes: scopeMarks.length, bytes: residentBytes, budget: residentBudget };
-}
-
-/** Sets the resident budget in MiB (0 turns resident scopes off); returns the previous one. */
-export function setResidentBudgetMB(mb: number): number {
-  if (!Number.isFinite(mb) || mb < 0) throw new Error(`metaprune: resident budget must be a non-negative number of MiB, got ${mb}`);
-  const prev = residentBudget / 2 ** 20;
-  residentBudget = Math.min(mb, 3072) * 2 ** 20;
-  return prev;
+  return { scopes: scopeMarks.length, bytes: residentBytes, budget: residentSettings.budget };
 }
 
 /** Pointer to n floats of src in wasm memory: its own when resident, else a fresh copy. */
