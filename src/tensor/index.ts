@@ -2,6 +2,7 @@
 import './backends/index.js';
 export { getThreads, setThreads, nativeInfo, setNativeDnnl } from './backends/index.js';
 export { residentScope } from './backends/fast.js';
+export { setResidentBudgetMB } from './backends/resident.js';
 
 export { Tensor, tensor, scalar, zeros, ones, full, randn, randu, arange, sizeOf, type DType, type Shape, type GradFn } from './tensor.js';
 export { Rng } from './random.js';
