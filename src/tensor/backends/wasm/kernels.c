@@ -861,10 +861,16 @@ typedef struct {
   int *phRow, *phCol;              /* phase offsets (a, b) */
   int *kOff;                       /* per tap */
   int nStrips;
+  int gn;         /* narrow images: gn (source, destination) pairs per channel, else 0 */
+  int *gSrc, *gDst;
   int *stripSrc;  /* per strip, the grid positions of its two quads */
   int *stripDst;  /* per strip, the output pixels of its two quads when both are full, else -1 - (row in stripCols), -1 */
   int *stripCols; /* 8 output pixels (or -1) per irregular strip */
 } QGeom;
+
+#ifndef Q_TABLE_MAX_W
+#define Q_TABLE_MAX_W 16 /* widest input packed through a table */
+#endif
 
 static int q_setup(const ConvGeom *g, int Cg, QGeom *q, int withStrips) {
   const int sH = g->strideH, sW = g->strideW, KH = g->KH, KW = g->KW, dH = g->dilationH, dW = g->dilationW;
@@ -903,6 +909,30 @@ static int q_setup(const ConvGeom *g, int Cg, QGeom *q, int withStrips) {
         const int ph = phId[(rh % sH) * sW + rw % sW];
         q->kOff[k] = (c * nph + ph) * q->plane + (rh / sH) * q->Wq + rw / sW;
       }
+  /* Narrow images (rows of a phase plane a few floats long): the per-row work of q_pack costs more
+     than the copy, so pack through a table of where each input pixel goes instead (the same for
+     every channel and image; the pixels no entry writes stay zero from the job's buffer clear). */
+  q->gn = 0;
+  if (g->W <= Q_TABLE_MAX_W) {
+    const int H = g->H, W = g->W, pH = g->padH, pW = g->padW;
+    q->gSrc = (int *)salloc((u32)H * W * 8);
+    if (!q->gSrc) return -1;
+    q->gDst = q->gSrc + H * W;
+    int n = 0;
+    for (int ph = 0; ph < nph; ph++)
+      for (int i = 0; i < q->Hq; i++) {
+        const int ih = i * sH + q->phRow[ph] - pH;
+        if (ih < 0 || ih >= H) continue;
+        for (int j = 0; j < q->Wq; j++) {
+          const int iw = j * sW + q->phCol[ph] - pW;
+          if (iw < 0 || iw >= W) continue;
+          q->gSrc[n] = ih * W + iw;
+          q->gDst[n] = ph * q->plane + i * q->Wq + j;
+          n++;
+        }
+      }
+    q->gn = n;
+  }
   if (!withStrips) return 0;
   /* strips of NR = 2 quads; a quad is 4 consecutive grid columns of one output row (ragged at the row end) */
   const int Wq = q->Wq, qpr = (OW + 3) / 4, nq = OH * qpr, n = (nq + 1) / 2;
@@ -942,6 +972,15 @@ static int q_setup(const ConvGeom *g, int Cg, QGeom *q, int withStrips) {
 static void q_pack(const float *x, int Cg, const ConvGeom *g, const QGeom *q, float *dst) {
   const int H = g->H, W = g->W, sH = g->strideH, sW = g->strideW, pH = g->padH, pW = g->padW;
   const int Hq = q->Hq, Wq = q->Wq;
+  if (q->gn > 0) {
+    const int *src = q->gSrc, *to = q->gDst, n = q->gn, cs = q->nph * q->plane;
+    for (int c = 0; c < Cg; c++) {
+      const float *xc = x + (size_t)c * H * W;
+      float *d = dst + (size_t)c * cs;
+      for (int t = 0; t < n; t++) d[to[t]] = xc[src[t]];
+    }
+    return;
+  }
   for (int c = 0; c < Cg; c++) {
     const float *xc = x + (size_t)c * H * W;
     for (int ph = 0; ph < q->nph; ph++) {
@@ -977,8 +1016,12 @@ static void q_pack(const float *x, int Cg, const ConvGeom *g, const QGeom *q, fl
   }
 }
 
-/* Zeroes the read slack after a packed image (read by dropped grid columns only). */
-INLINE void q_clear_slack(const QGeom *q, float *img) { fill0(img + q->img, q->istride - q->img); }
+/* Zeroes the read slack after a packed image (read by dropped grid columns only); with a pack
+   table, the whole buffer (its padding positions are never written). */
+INLINE void q_clear_slack(const QGeom *q, float *img) {
+  if (q->gn > 0) fill0(img, q->istride);
+  else fill0(img + q->img, q->istride - q->img);
+}
 
 /* C[MR x NR] (+)= A strip · B, B row k = [4 floats at s0 + kOff[k], 4 floats at s1 + kOff[k]];
    the two C halves go to columns d0 and d1. */
