@@ -14,6 +14,8 @@ import { relu } from '../../src/tensor/ops/elementwise.js';
 import { sum } from '../../src/tensor/ops/reduce.js';
 import { valueAndGrad, noGrad } from '../../src/tensor/autograd.js';
 import '../../src/tensor/backends/ts/kernels.js';
+import '../../src/tensor/backends/index.js';
+import { kernelOf, registeredBackends, withBackend } from '../../src/tensor/registry.js';
 
 const TOL = 1e-6;
 const rng = new Rng(11);
@@ -167,6 +169,40 @@ test('batchNorm eval backward uses the statistics of its forward pass', () => {
   const g = y.gradFn!.backward(ones([4, 2, 2, 2], 'float64').data)[0]!;
   const expected = 1 / Math.sqrt(rvAtForward.data[1] + 1e-5);
   assert.ok(Math.abs(g[4] - expected) < 1e-12);
+});
+
+test('batchNorm eval mode on the fast paths: the affine kernel and ReLU, bit for bit, forward and backward', () => {
+  const N = 4, C = 3, HW = 300;
+  const f32 = (shape: number[]): Tensor => randomTensor(shape, rng).to('float32');
+  const x = f32([N, C, 15, 20]);
+  const gamma = f32([C]), beta = f32([C]);
+  const rm = f32([C]);
+  const rv = new Tensor(Float32Array.from([0.5, 1.5, 2.5]), [C]);
+  const dyv = f32([N, C, 15, 20]).data as Float32Array;
+  for (const backend of registeredBackends().filter((b) => b !== 'ts')) {
+    withBackend(backend, () => {
+      for (const withRelu of [false, true]) {
+        const leaf = x.clone();
+        leaf.requiresGrad = true;
+        const y = batchNorm(leaf, gamma, beta, rm, rv, { training: false, relu: withRelu });
+        // the same kernel, then the ReLU in JS (what the op did before the fast path)
+        const scale = new Float32Array(C), shift = new Float32Array(C);
+        for (let c = 0; c < C; c++) {
+          scale[c] = gamma.data[c]! * Math.fround(1 / Math.sqrt(rv.data[c]! + 1e-5));
+          shift[c] = beta.data[c]!;
+        }
+        const expect = new Float32Array(N * C * HW);
+        kernelOf(backend, 'channelAffine')!(x.data, rm.data, scale, shift, expect, N, C, HW);
+        if (withRelu) for (let i = 0; i < expect.length; i++) expect[i] = expect[i]! > 0 ? expect[i]! : 0;
+        assert.deepEqual(Array.from(y.data), Array.from(expect), `${backend} forward, relu ${withRelu}`);
+        const [gx] = y.gradFn!.backward(dyv.slice(), false) as Float32Array[];
+        const masked = withRelu ? dyv.map((v, i) => (expect[i]! > 0 ? v : 0)) : dyv;
+        const gxExpect = new Float32Array(N * C * HW);
+        kernelOf(backend, 'channelAffine')!(masked, new Float32Array(C), scale, new Float32Array(C), gxExpect, N, C, HW);
+        assert.deepEqual(Array.from(gx!), Array.from(gxExpect), `${backend} input gradient, relu ${withRelu}`);
+      }
+    });
+  }
 });
 
 // ---------------------------------------------------------------------------- errors

@@ -38,6 +38,11 @@ export interface FastOps {
     N: number, C: number, HW: number, coefs: () => readonly [Float32Array, Float32Array], relu?: boolean,
   ): Float32Array;
   /**
+   * channelAffine(x, mean, scale, shift): (x − mean[c])·scale[c] + shift[c] over x[N, C, HW] (batch
+   * norm with given statistics), with a ReLU applied when `relu`.
+   */
+  channelAffine(x: Float32Array, mean: Float32Array, scale: Float32Array, shift: Float32Array, N: number, C: number, HW: number, relu?: boolean): Float32Array;
+  /**
    * Batch-norm backward with one copy of dy and x: channelBackwardSums → sumDy, sumDyXhat; then, when
    * wantDx, `coefs()` returns [k1, k2, k3] and the result is dx = (x − mean)·k2 + k3 + k1·dy (else null),
    * written into `out` when given (which may be dy). With `reluOut` (the output of a fused ReLU) dy is

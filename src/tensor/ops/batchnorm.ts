@@ -131,8 +131,14 @@ export function batchNorm(
     mean.set(runningMean.data);
     for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(runningVar.data[c] + eps);
     affineCoefs();
-    outData = allocBuf(dtype, x.size);
-    kernel('channelAffine')(x.data, mean, scale, shift, outData, N, C, HW);
+    const f = fastFor(x.size, x.data, mean);
+    if (f) {
+      fusedForward = true; // the ReLU too, in the backend
+      outData = f.channelAffine(x.data as Float32Array, mean as Float32Array, scale as Float32Array, shift as Float32Array, N, C, HW, relu);
+    } else {
+      outData = allocBuf(dtype, x.size);
+      kernel('channelAffine')(x.data, mean, scale, shift, outData, N, C, HW);
+    }
   }
   if (relu && !fusedForward) for (let i = 0; i < outData.length; i++) outData[i] = outData[i] > 0 ? outData[i] : 0;
   const out = new Tensor(outData, x.shape);
@@ -184,7 +190,12 @@ export function batchNorm(
         kernel('channelBackwardSums')(dy, x.data, mean, invstd, sumDy, sumDyXhat, N, C, HW);
       }
     }
-    if (x.requiresGrad && !done) {
+    const fe = !training ? fastFor(x.size, dy, scale) : undefined;
+    if (x.requiresGrad && !done && fe) {
+      // constant statistics: dx = gamma·invstd·dy, as below
+      const zero = new Float32Array(C);
+      gx = fe.channelAffine(dy as Float32Array, zero, scale as Float32Array, zero, N, C, HW);
+    } else if (x.requiresGrad && !done) {
       gx = allocBuf(dtype, x.size);
       if (training && sumDy && sumDyXhat) {
         const [k1, k2, k3] = dxCoefs(sumDy, sumDyXhat);

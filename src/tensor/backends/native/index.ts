@@ -309,6 +309,13 @@ export const nativeFastOps: FastOps = {
     if (relu === true) a.elementwise(EW_RELU, out, null, out);
     return out;
   },
+  channelAffine(x, mean, scale, shift, N, C, HW, relu) {
+    const a = A();
+    const out = outF32(N * C * HW);
+    a.channelAffine(x, mean, scale, shift, out, N, C, HW);
+    if (relu === true) a.elementwise(EW_RELU, out, null, out);
+    return out;
+  },
   batchNormBackward(dy0, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out, reluOut) {
     const a = A();
     let dy = dy0;

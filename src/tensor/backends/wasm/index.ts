@@ -693,6 +693,20 @@ export const wasmFastOps: FastOps = {
       return outResult(po, out, n);
     });
   },
+  channelAffine(x, mean, scale, shift, N, C, HW, relu) {
+    const n = N * C * HW;
+    const out = residentF32(n);
+    return guarded((w) => {
+      const px = inF32(w, x, n);
+      const pm = putF32(w, mean, C);
+      const ps = putF32(w, scale, C);
+      const pb = putF32(w, shift, C);
+      const po = outPtr(w, out, n);
+      w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
+      if (relu === true) w.mp_elementwise(EW_RELU, po, 0, po, n);
+      return outResult(po, out, n);
+    });
+  },
   batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out, reluOut) {
     const n = N * C * HW;
     const dst = wantDx ? out ?? residentF32(n) : null;
