@@ -145,7 +145,8 @@ test('conv2d / backward input / backward filter: wasm == ts', () => checkConvs(C
 
 // 3x3 / stride 1 / dilation 1 / groups 1 with C, O >= 8 take the Winograd F(2x2, 3x3) path (forward,
 // the input gradient through the flipped-weight forward conv, and the filter gradient): odd output sizes (clipped edge tiles),
-// N = 1, O not a multiple of 4, pads 0 and 2, several tile-row blocks per image, ResNet-20 shapes at batch 64.
+// N = 1, O not a multiple of 4, pads 0 and 2, several tile-row blocks per image, 3- and 4-wide outputs (images
+// paired), ResNet-20 shapes at batch 64.
 const WINO_CASES: [string, ConvGeom][] = [
   ['odd 7x9, N=1', convGeom({ N: 1, C: 8, H: 7, W: 9, O: 8, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['odd 9x7, O=13, C=11', convGeom({ N: 2, C: 11, H: 9, W: 7, O: 13, KH: 3, KW: 3, pH: 1, pW: 1 })],
@@ -156,6 +157,12 @@ const WINO_CASES: [string, ConvGeom][] = [
   ['many tile-row blocks, odd', convGeom({ N: 2, C: 40, H: 27, W: 29, O: 20, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['wide C=130', convGeom({ N: 1, C: 130, H: 6, W: 10, O: 70, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['dy read in place (OW % 8 == 0), odd OH', convGeom({ N: 3, C: 8, H: 7, W: 16, O: 12, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  // 3- or 4-wide outputs (two tile columns): two images share each 4-tile group
+  ['paired 4x4, odd N', convGeom({ N: 3, C: 9, H: 4, W: 4, O: 10, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['paired 3 wide, odd OH', convGeom({ N: 4, C: 8, H: 5, W: 3, O: 8, KH: 3, KW: 3, pH: 1, pW: 1 })],
+  ['paired pad 0', convGeom({ N: 2, C: 8, H: 6, W: 5, O: 9, KH: 3, KW: 3 })],
+  ['paired pad 2', convGeom({ N: 5, C: 8, H: 3, W: 2, O: 12, KH: 3, KW: 3, pH: 2, pW: 2 })],
+  ['smallcnn conv5 64@4x4 N=32', convGeom({ N: 32, C: 64, H: 4, W: 4, O: 64, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['resnet20 16@32x32 N=64', convGeom({ N: 64, C: 16, H: 32, W: 32, O: 16, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['resnet20 32@16x16 N=64', convGeom({ N: 64, C: 32, H: 16, W: 16, O: 32, KH: 3, KW: 3, pH: 1, pW: 1 })],
   ['resnet20 64@8x8 N=64', convGeom({ N: 64, C: 64, H: 8, W: 8, O: 64, KH: 3, KW: 3, pH: 1, pW: 1 })],
