@@ -622,6 +622,16 @@ function runJob(w: WasmExports, job: number, what: string, io: JobFeeds, maxPart
   return dst;
 }
 
+/** (x − mean)·scale + shift (ReLU'd when relu) from x and mean already in wasm memory, into out (or a fresh array). */
+function affineOut(w: WasmExports, px: number, pm: number, scale: Float32Array, shift: Float32Array, out: Float32Array | null,
+  N: number, C: number, HW: number, relu: boolean | undefined): Float32Array {
+  const n = N * C * HW;
+  const po = outPtr(w, out, n);
+  w.mp_channel_affine(px, pm, putF32(w, scale, C), putF32(w, shift, C), po, N, C, HW);
+  if (relu === true) w.mp_elementwise(EW_RELU, po, 0, po, n);
+  return outResult(po, out, n);
+}
+
 /* Outputs the fast paths create come from residentF32 (before the call: it moves the arena) and are
    copied out only when that declines; inputs that are resident are read in place. */
 export const wasmFastOps: FastOps = {
@@ -685,27 +695,12 @@ export const wasmFastOps: FastOps = {
       getF32(pm, mean, C);
       getF32(pv, variance, C);
       const [scale, shift] = coefs();
-      const ps = putF32(w, scale, C);
-      const pb = putF32(w, shift, C);
-      const po = outPtr(w, out, n);
-      w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
-      if (relu === true) w.mp_elementwise(EW_RELU, po, 0, po, n);
-      return outResult(po, out, n);
+      return affineOut(w, px, pm, scale, shift, out, N, C, HW, relu);
     });
   },
   channelAffine(x, mean, scale, shift, N, C, HW, relu) {
-    const n = N * C * HW;
-    const out = residentF32(n);
-    return guarded((w) => {
-      const px = inF32(w, x, n);
-      const pm = putF32(w, mean, C);
-      const ps = putF32(w, scale, C);
-      const pb = putF32(w, shift, C);
-      const po = outPtr(w, out, n);
-      w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
-      if (relu === true) w.mp_elementwise(EW_RELU, po, 0, po, n);
-      return outResult(po, out, n);
-    });
+    const out = residentF32(N * C * HW);
+    return guarded((w) => affineOut(w, inF32(w, x, N * C * HW), putF32(w, mean, C), scale, shift, out, N, C, HW, relu));
   },
   batchNormBackward(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW, wantDx, coefs, out, reluOut) {
     const n = N * C * HW;
