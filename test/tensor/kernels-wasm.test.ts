@@ -170,6 +170,19 @@ const WINO_CASES: [string, ConvGeom][] = [
 
 test('conv2d / backward input / backward filter, Winograd shapes: wasm == ts', () => checkConvs(WINO_CASES, 23));
 
+test('Winograd filter gradient, odd image paired with nothing: stale NaN in scratch memory does not leak in', () => {
+  // a call whose dy is NaN leaves NaN in the arena where the next call's empty partner slots lie
+  const geo = (N: number): ConvGeom => convGeom({ N, C: 8, H: 4, W: 4, O: 8, KH: 3, KW: 3, pH: 1, pW: 1 });
+  W('conv2dBackwardFilter')(new Float32Array(2 * 128).fill(1), new Float32Array(2 * 128).fill(NaN), new Float32Array(576), geo(2));
+  const rnd = prng(77);
+  const x = randF32(128, rnd), dy = randF32(128, rnd);
+  const dw = new Float32Array(576), ref = new Float32Array(576);
+  W('conv2dBackwardFilter')(x, dy, dw, geo(1));
+  T.conv2dBackwardFilter(x, dy, ref, geo(1));
+  assert.ok(dw.every(Number.isFinite), 'NaN leaked into the filter gradient');
+  close(dw, ref, 'filter gradient N=1');
+});
+
 test('pooling (+backward): wasm == ts, argmax identical', () => {
   const rnd = prng(31);
   const cases: PoolGeom[] = [

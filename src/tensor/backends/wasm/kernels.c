@@ -1287,20 +1287,21 @@ INLINE void wino_in_row_pair(const float *r, v128_t *t0, v128_t *t1, v128_t *t2,
 }
 
 /* Fills pad-plane row `row` (Wp floats) with input row ih of plane xc, zero-padded; in pair mode
-   segment 1 (from column 6) holds image 1's row (xc1; zeros when there is none). */
-INLINE void wino_pad_row(const ConvGeom *g, const WinoGeom *w, const float *xc, const float *xc1, int ih, float *row, const int pair) {
+   segment 1 (from column 6) holds image 1's row (xc1; zeros when there is none). Forward and filter
+   gradient alike. */
+INLINE void wino_pad_row(const ConvGeom *g, int Wp, int pair, const float *xc, const float *xc1, int ih, float *row) {
   const int H = g->H, W = g->W, pW = g->padW;
   if (ih < 0 || ih >= H) {
-    fill0(row, w->Wp);
+    fill0(row, Wp);
     return;
   }
   if (!pair) {
     for (int j = 0; j < pW; j++) row[j] = 0.0f;
     copy_f32(row + pW, xc + (size_t)ih * W, W);
-    for (int j = pW + W; j < w->Wp; j++) row[j] = 0.0f;
+    for (int j = pW + W; j < Wp; j++) row[j] = 0.0f;
     return;
   }
-  fill0(row, w->Wp);
+  fill0(row, Wp);
   for (int j = 0; j < W; j++) row[pW + j] = xc[(size_t)ih * W + j];
   if (xc1)
     for (int j = 0; j < W; j++) row[6 + pW + j] = xc1[(size_t)ih * W + j];
@@ -1356,7 +1357,7 @@ static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, con
     /* input transform */
     for (int c = 0; c < C; c++) {
       const float *xc = x + (size_t)c * H * W, *xc1 = x1 ? x1 + (size_t)c * H * W : 0;
-      for (int pr = 0; pr < 2 * rows + 2; pr++) wino_pad_row(g, w, xc, xc1, 2 * ty0 + pr - pH, pl + (size_t)pr * Wp, pair);
+      for (int pr = 0; pr < 2 * rows + 2; pr++) wino_pad_row(g, Wp, pair, xc, xc1, 2 * ty0 + pr - pH, pl + (size_t)pr * Wp);
       for (int ty = 0; ty < rows; ty++) {
         const float *r0 = pl + (size_t)2 * ty * Wp;
         for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
@@ -1712,7 +1713,11 @@ typedef struct {
   int nt;                        /* most tiles in a block */
   int mx;                        /* M stride between ξ */
   int plane, vFloats, dFloats, yFloats;
+  int pair; /* two tile columns: images paired in each 4-tile group, as in the forward pass */
 } WdwGeom;
+
+/* Tile slots of a block of nbc images with `rows` tile rows each. */
+INLINE int wdw_tiles(const WdwGeom *w, int nbc, int rows) { return w->pair ? (nbc + 1) / 2 * rows * 4 : nbc * rows * w->TWp; }
 
 /* Strides between the 16 ξ planes are skewed by one cache line: at power-of-two strides the 16
    streams of a transform would all map to the same L1 set (half the speed at 16 channels). */
@@ -1728,14 +1733,16 @@ static void wdw_setup(const ConvGeom *g, WdwGeom *w) {
   int rows = WDW_BLOCK_TILES / w->TWp;
   if (rows < 1) rows = 1;
   w->nb = 1;
+  w->pair = 0;
   if (rows >= w->TH) {
     rows = w->TH;
-    w->nb = WDW_BLOCK_TILES / (w->TH * w->TWp);
+    w->pair = w->TW == 2; /* (whole images per block: the pairs are formed inside one) */
+    w->nb = WDW_BLOCK_TILES / (w->TH * (w->pair ? 2 : w->TWp));
     if (w->nb < 1) w->nb = 1;
     if (w->nb > g->N) w->nb = g->N;
   }
   w->rows = rows;
-  w->nt = w->nb * rows * w->TWp;
+  w->nt = wdw_tiles(w, w->nb, rows);
   w->plane = ((2 * rows + 2) * w->Wp + 15) & ~15;
   w->mx = w->Cp * w->Op + WDW_SKEW;
   w->vFloats = 16 * (g->C * w->nt + WDW_SKEW);
@@ -1806,35 +1813,33 @@ static void wdw_transpose_dy(const float *dy, const ConvGeom *g, int Op, int oh0
 /* Input tiles of nbc images (x: first image), tile rows [ty0, ty0 + rows) -> V[ξ][c][t] (ξ stride vx). */
 WDW_PART void wdw_input(const ConvGeom *g, const WdwGeom *w, const float *x, int nbc, int ty0, int rows, float *pl, float *V,
                         size_t vx) {
-  const int C = g->C, H = g->H, W = g->W, pH = g->padH, pW = g->padW, TWp = w->TWp, Wp = w->Wp, HW = H * W;
-  const int per = rows * TWp, nt = nbc * per;
-  for (int b = 0; b < nbc; b++) {
+  const int C = g->C, H = g->H, W = g->W, pH = g->padH, TWp = w->TWp, Wp = w->Wp, HW = H * W, pair = w->pair;
+  const int per = rows * TWp, nt = wdw_tiles(w, nbc, rows);
+  /* pair mode: "image" b is the pair (2b, 2b + 1), its 4-tile groups two tiles of each */
+  for (int b = 0; b < (pair ? (nbc + 1) / 2 : nbc); b++) {
     for (int c = 0; c < C; c++) {
-      const float *xc = x + ((size_t)b * C + c) * HW;
-      for (int pr = 0; pr < 2 * rows + 2; pr++) {
-        const int ih = 2 * ty0 + pr - pH;
-        float *row = pl + (size_t)pr * Wp;
-        if (ih < 0 || ih >= H) {
-          fill0(row, Wp);
-          continue;
-        }
-        for (int j = 0; j < pW; j++) row[j] = 0.0f;
-        copy_f32(row + pW, xc + (size_t)ih * W, W);
-        for (int j = pW + W; j < Wp; j++) row[j] = 0.0f;
-      }
+      const float *xc = x + ((size_t)(pair ? 2 * b : b) * C + c) * HW;
+      const float *xc1 = pair && 2 * b + 1 < nbc ? xc + (size_t)C * HW : 0;
+      for (int pr = 0; pr < 2 * rows + 2; pr++) wino_pad_row(g, Wp, pair, xc, xc1, 2 * ty0 + pr - pH, pl + (size_t)pr * Wp);
       /* tile row ty uses padded rows 2ty..2ty+3: walking down a column of tiles, the row
          transforms of rows 2ty+2 and 2ty+3 are those of the next tile row's first two */
       float *vc = V + (size_t)c * nt + (size_t)b * per;
       for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
         const float *r = pl + 2 * tx0;
         v128_t a0, a1, a2, a3, b0, b1, b2, b3;
-        wino_in_row(r, &a0, &a1, &a2, &a3);
-        wino_in_row(r + Wp, &b0, &b1, &b2, &b3);
+        if (pair) {
+          wino_in_row_pair(r, &a0, &a1, &a2, &a3);
+          wino_in_row_pair(r + Wp, &b0, &b1, &b2, &b3);
+        } else {
+          wino_in_row(r, &a0, &a1, &a2, &a3);
+          wino_in_row(r + Wp, &b0, &b1, &b2, &b3);
+        }
         for (int ty = 0; ty < rows; ty++) {
           const float *r2 = r + (size_t)(2 * ty + 2) * Wp;
           float *dst = vc + ty * TWp + tx0;
           v128_t c0, c1, c2, c3, d0, d1, d2, d3;
-          wino_in_row(r2, &c0, &c1, &c2, &c3);
+          if (pair) wino_in_row_pair(r2, &c0, &c1, &c2, &c3);
+          else wino_in_row(r2, &c0, &c1, &c2, &c3);
           wasm_v128_store(dst + 0 * vx, wasm_f32x4_sub(a0, c0));
           wasm_v128_store(dst + 1 * vx, wasm_f32x4_sub(a1, c1));
           wasm_v128_store(dst + 2 * vx, wasm_f32x4_sub(a2, c2));
@@ -1847,7 +1852,8 @@ WDW_PART void wdw_input(const ConvGeom *g, const WdwGeom *w, const float *x, int
           wasm_v128_store(dst + 9 * vx, wasm_f32x4_sub(c1, b1));
           wasm_v128_store(dst + 10 * vx, wasm_f32x4_sub(c2, b2));
           wasm_v128_store(dst + 11 * vx, wasm_f32x4_sub(c3, b3));
-          wino_in_row(r2 + Wp, &d0, &d1, &d2, &d3);
+          if (pair) wino_in_row_pair(r2 + Wp, &d0, &d1, &d2, &d3);
+          else wino_in_row(r2 + Wp, &d0, &d1, &d2, &d3);
           wasm_v128_store(dst + 12 * vx, wasm_f32x4_sub(b0, d0));
           wasm_v128_store(dst + 13 * vx, wasm_f32x4_sub(b1, d1));
           wasm_v128_store(dst + 14 * vx, wasm_f32x4_sub(b2, d2));
@@ -1863,16 +1869,20 @@ WDW_PART void wdw_input(const ConvGeom *g, const WdwGeom *w, const float *x, int
 /* dy of the same tiles -> D[ξ][o/8][t][o%8] = A'' dY_t A''ᵀ, A'' = [1 0; 1 1; 1 -1; 0 1] (ξ stride dx). */
 WDW_PART void wdw_dy(const ConvGeom *g, const WdwGeom *w, const float *dy, int nbc, int ty0, int rows, float *yT, float *D,
                      size_t dx) {
-  const int TWp = w->TWp, Op = w->Op, OHW = g->OH * g->OW;
-  const int per = rows * TWp, nt = nbc * per;
+  const int TWp = w->TWp, Op = w->Op, OHW = g->OH * g->OW, pair = w->pair;
+  const int per = rows * TWp, nt = wdw_tiles(w, nbc, rows);
   const int rs = 2 * TWp * Op; /* yT row stride */
+  if (pair && (nbc & 1)) /* the empty partner's slots: V is 0 there, and so must D be (0 · NaN garbage) */
+    for (int xi = 0; xi < 16; xi++)
+      for (int s = 0; s < Op / 8; s++)
+        for (int ty = 0; ty < rows; ty++) fill0(D + xi * dx + ((size_t)s * nt + (nbc / 2) * per + ty * 4 + 2) * 8, 16);
   for (int b = 0; b < nbc; b++) {
     wdw_transpose_dy(dy + (size_t)b * g->O * OHW, g, Op, 2 * ty0, 2 * rows, yT, rs);
     for (int ty = 0; ty < rows; ty++) {
       const float *yr = yT + (size_t)2 * ty * rs;
-      for (int tx = 0; tx < TWp; tx++) {
+      for (int tx = 0; tx < (pair ? 2 : TWp); tx++) {
         const float *p = yr + (size_t)2 * tx * Op;
-        const int t = b * per + ty * TWp + tx;
+        const int t = pair ? (b >> 1) * per + ty * 4 + (b & 1) * 2 + tx : b * per + ty * TWp + tx;
         for (int o = 0; o < Op; o += 4) {
           const v128_t y00 = wasm_v128_load(p + o), y01 = wasm_v128_load(p + Op + o);
           const v128_t y10 = wasm_v128_load(p + rs + o), y11 = wasm_v128_load(p + rs + Op + o);
@@ -1972,7 +1982,7 @@ WDW_PART void wdw_gemm(const ConvGeom *g, const WdwGeom *w, int nt, const float 
  */
 static void wdw_block(const ConvGeom *g, const WdwGeom *w, const float *x, const float *dy, int nbc, int ty0, int rows,
                       float *M, float *buf) {
-  const int nt = nbc * rows * w->TWp;
+  const int nt = wdw_tiles(w, nbc, rows);
   float *pl = buf, *V = buf + w->plane, *D = V + w->vFloats, *yT = D + w->dFloats;
   const size_t vx = (size_t)g->C * nt + WDW_SKEW, dx = (size_t)w->Op * nt + WDW_SKEW; /* ξ strides */
   wdw_input(g, w, x, nbc, ty0, rows, pl, V, vx);
