@@ -13,7 +13,8 @@
  * 1–3 minutes on 2 cores. Timings on a shared machine are noisy: the load average is printed.
  *
  * The `ts` reference backend is single-threaded, so it is measured once (its ResNet-20 step once,
- * and its smallcnn epoch extrapolated from the first batches).
+ * and its smallcnn epoch extrapolated from the first batches). METAPRUNE_BENCH_REPEAT=N adds N - 1
+ * rounds of the step comparison and prints each ratio's median and range.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -49,6 +50,7 @@ const CONV_SHAPES: [string, number, number][] = [
   ['64@8²', 64, 8],
 ];
 const CHILD_FLAG = '--perf-child';
+const STEP_ONLY_ENV = 'METAPRUNE_PERF_STEP_ONLY';
 
 // ------------------------------------------------------------------------- child side
 
@@ -84,10 +86,12 @@ async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow>
     : backend === 'wasm' ? wasmMod.wasmKernels : { ...wasmMod.wasmKernels, ...nativeMod.nativeKernels };
   const slow = backend === 'ts';
   const r = rng(1234);
+  /** Repeat rounds measure only the ResNet-20 step (the other columns come from the first round). */
+  const stepOnly = process.env[STEP_ONLY_ENV] === '1';
 
   // GEMM
   const gemm: number[] = [];
-  for (const n of [512, 1024]) {
+  for (const n of stepOnly ? [] : [512, 1024]) {
     const a = randF32(n * n, r), b = randF32(n * n, r), c = new Float32Array(n * n);
     const ms = best(() => K.matmul!(a, b, c, n, n, n, false, false, false), slow ? 300 : 400, 2);
     gemm.push((2 * n * n * n) / ms / 1e6);
@@ -95,7 +99,7 @@ async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow>
 
   // ResNet-20 3x3 convolutions, stride 1, pad 1, C = O, batch 64
   const conv: Record<string, [number, number, number]> = {};
-  for (const [label, C, S] of CONV_SHAPES) {
+  for (const [label, C, S] of stepOnly ? [] : CONV_SHAPES) {
     const N = 64;
     const g: ConvGeom = {
       N, C, H: S, W: S, O: C, KH: 3, KW: 3, OH: S, OW: S,
@@ -142,7 +146,7 @@ async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow>
   const full = data.train;
   const batchSize = DEFAULT_TRAIN.batchSize;
   const total = Math.ceil(full.n / batchSize);
-  const nb = slow ? Math.min(total, 12) : total;
+  const nb = stepOnly ? 0 : slow ? Math.min(total, 12) : total;
   const ds = nb === total ? full : {
     ...full,
     n: nb * batchSize,
@@ -152,7 +156,7 @@ async function runChild(backend: PerfBackend, threads: number): Promise<PerfRow>
   const sg = buildModel('smallcnn');
   const sp = initParams(sg, 0, modelEntry('smallcnn').init);
   const t0 = performance.now();
-  train({ graph: sg, params: sp, train: ds, config: { ...DEFAULT_TRAIN, epochs: 1 } });
+  if (nb > 0) train({ graph: sg, params: sp, train: ds, config: { ...DEFAULT_TRAIN, epochs: 1 } });
   const epochS = ((performance.now() - t0) / 1000) * (total / nb);
 
   return {
@@ -227,13 +231,13 @@ function torchStep(threads: number): number | undefined {
 
 // ------------------------------------------------------------------------- parent side
 
-function spawnConfig(backend: PerfBackend, threads: number): PerfRow | null {
+function spawnConfig(backend: PerfBackend, threads: number, stepOnly = false): PerfRow | null {
   const self = fileURLToPath(import.meta.url);
   const r = spawnSync(process.execPath, [...process.execArgv, self, CHILD_FLAG, backend, String(threads)], {
     encoding: 'utf8',
     timeout: 600000,
     maxBuffer: 1 << 24,
-    env: { ...process.env, METAPRUNE_BACKEND: backend, METAPRUNE_THREADS: String(threads) },
+    env: { ...process.env, METAPRUNE_BACKEND: backend, METAPRUNE_THREADS: String(threads), [STEP_ONLY_ENV]: stepOnly ? '1' : '0' },
   });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('PERF '));
   if (r.status !== 0 || line === undefined) {
@@ -290,11 +294,12 @@ export async function benchPerf(): Promise<PerfRow[]> {
     if (row) rows.push(row);
   }
   const tv = torchVersion();
+  const torchNow = (): Map<number, number | undefined> => new Map([1, 2].map((t) => [t, torchStep(t)]));
   if (tv !== null) {
-    const byThreads = new Map<number, number | undefined>();
-    for (const t of [1, 2]) byThreads.set(t, torchStep(t));
+    const byThreads = torchNow();
     for (const r of rows) r.torchStepMs = byThreads.get(r.threads);
   }
+  const rounds = repeatRounds(rows, tv !== null ? torchNow : null);
   const load1 = loadavg()[0];
   const header = [
     `metaprune perf: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
@@ -304,7 +309,62 @@ export async function benchPerf(): Promise<PerfRow[]> {
     '',
   ];
   console.log(formatPerf(rows, header));
+  if (rounds.length > 1) console.log('\n' + formatRounds(rows, rounds));
   return rows;
+}
+
+/** METAPRUNE_BENCH_REPEAT (default 1): rounds of the ResNet-20 step comparison. */
+function repeatCount(): number {
+  const n = Number(process.env.METAPRUNE_BENCH_REPEAT ?? 1);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, 20) : 1;
+}
+
+/** One round: each non-ts configuration's step (median ms) and PyTorch's by thread count. */
+interface Round {
+  ours: Map<string, number>;
+  torch: Map<number, number | undefined>;
+}
+
+const key = (r: { backend: string; threads: number }): string => `${r.backend} x${r.threads}`;
+
+/**
+ * Single runs vary by ±15 % on a shared machine, PyTorch's as much as ours: with
+ * METAPRUNE_BENCH_REPEAT=N the step comparison runs N - 1 more rounds (every configuration but the
+ * single-threaded reference, then PyTorch), alternating, so that each ratio gets a range.
+ */
+function repeatRounds(rows: PerfRow[], torchNow: (() => Map<number, number | undefined>) | null): Round[] {
+  const first: Round = { ours: new Map(rows.map((r) => [key(r), r.resnetStepMs])), torch: new Map(rows.map((r) => [r.threads, r.torchStepMs])) };
+  const rounds = [first];
+  for (let i = 1; i < repeatCount(); i++) {
+    const ours = new Map<string, number>();
+    for (const r of rows.filter((x) => x.backend !== 'ts')) {
+      const again = spawnConfig(r.backend, r.threads, true);
+      if (again) ours.set(key(r), again.resnetStepMs);
+    }
+    rounds.push({ ours, torch: torchNow?.() ?? new Map() });
+  }
+  return rounds;
+}
+
+export function formatRounds(rows: PerfRow[], rounds: Round[]): string {
+  const lines = [`ResNet-20 step over ${rounds.length} rounds (each: our configurations, then PyTorch): median [min-max]`];
+  const span = (v: number[], d: number): string => {
+    const s = [...v].sort((a, b) => a - b);
+    return `${median(s).toFixed(d)} [${s[0]!.toFixed(d)}-${s[s.length - 1]!.toFixed(d)}]`;
+  };
+  for (const r of rows.filter((x) => x.backend !== 'ts')) {
+    const ms = rounds.map((x) => x.ours.get(key(r))).filter((v): v is number => v !== undefined);
+    const ratios = rounds.map((x) => {
+      const o = x.ours.get(key(r)), t = x.torch.get(r.threads);
+      return o !== undefined && t !== undefined ? o / t : undefined;
+    }).filter((v): v is number => v !== undefined);
+    lines.push(`  ${key(r).padEnd(10)} ${span(ms, 0).padEnd(16)} ms` + (ratios.length > 0 ? `   vs PyTorch ${span(ratios, 2)}` : ''));
+  }
+  for (const t of [1, 2]) {
+    const ms = rounds.map((x) => x.torch.get(t)).filter((v): v is number => v !== undefined);
+    if (ms.length > 0) lines.push(`  ${`torch x${t}`.padEnd(10)} ${span(ms, 0).padEnd(16)} ms`);
+  }
+  return lines.join('\n');
 }
 
 const childIdx = process.argv.indexOf(CHILD_FLAG);
