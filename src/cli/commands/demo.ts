@@ -16,7 +16,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
       description,
       flags: {
         ...CONFIG_FLAG,
-        quick: { type: 'boolean', description: 'a much smaller setting (a few minutes) for trying it out' },
+        quick: { type: 'boolean', description: 'a much smaller setting (about half a minute) for trying it out; run directory runs/demo-quick unless --out' },
         out: { type: 'string', short: 'o', valueName: 'DIR', description: 'run directory (re-running resumes it)' },
         model: { type: 'string', description: 'architecture of the data models' },
       },
