@@ -201,6 +201,9 @@ test('native: the next scope reuses the arrays of the last one; escapes, poison 
   assert.throws(() => N.residentScope!(() => N.relu(a)), /residentScope\(\) returned an array/);
   assert.throws(() => N.residentScope!(() => { N.relu(a); throw new Error('boom'); }), /boom/);
   assert.deepEqual([nativePoolStats().scopes, nativePoolStats().inUse], [0, 0]);
+  // after a scope the pool keeps only the sizes it used
+  N.residentScope!(() => { N.relu(randF32(3000, prng(9))); return 0; });
+  assert.equal(nativePoolStats().bytes, 3000 * 4, 'sizes the last scope did not use are still pooled');
   // conv filter gradients are never pooled
   const g = { N: 2, C: 4, H: 20, W: 20, O: 4, KH: 3, KW: 3, OH: 20, OW: 20, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1 };
   N.residentScope!(() => {

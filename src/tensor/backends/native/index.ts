@@ -230,7 +230,9 @@ function uninitF32(n: number): Float32Array {
  * Inside residentScope() the fast paths' outputs come from a pool of arrays that the scope hands
  * back when it ends, for the next step to reuse: no fresh multi-MB buffer per op (each costs an
  * allocation and adds to V8's external-memory pressure, i.e. scavenges). Parameter gradients are
- * never pooled. The pool is dropped once no scope has been open for a few seconds.
+ * never pooled. After each outermost scope the pool keeps only the sizes that scope used (a
+ * pipeline finetuning network after network would otherwise hoard every shape it met), and it is
+ * dropped once no scope has been open for a few seconds.
  */
 const POOL_MIN = 1024;
 const free = new Map<number, Float32Array[]>();
@@ -238,10 +240,13 @@ const scopes: Float32Array[][] = [];
 const inScope = new Set<Float32Array>();
 let pooledBytes = 0;
 let dropTimer: ReturnType<typeof setTimeout> | null = null;
+/** Sizes requested since the outermost scope opened. */
+const usedSizes = new Set<number>();
 
 /** An output of n floats the kernel overwrites completely: pooled inside a scope (within budget). */
 function outF32(n: number): Float32Array {
   if (scopes.length === 0 || n < POOL_MIN) return uninitF32(n);
+  usedSizes.add(n);
   let a = free.get(n)?.pop();
   if (a === undefined) {
     if (pooledBytes + n * 4 > residentSettings.budget) return uninitF32(n);
@@ -278,7 +283,15 @@ export function residentScope<T>(fn: () => T): T {
       if (list === undefined) free.set(a.length, (list = []));
       list.push(a);
     }
-    if (scopes.length === 0) (dropTimer = setTimeout(dropPool, 3000)).unref();
+    if (scopes.length === 0) {
+      for (const [n, list] of free) {
+        if (usedSizes.has(n)) continue;
+        pooledBytes -= n * 4 * list.length;
+        free.delete(n);
+      }
+      usedSizes.clear();
+      (dropTimer = setTimeout(dropPool, 3000)).unref();
+    }
   }
 }
 
