@@ -60,6 +60,9 @@ export interface MetaStepInfo {
   reg: number;
   lr: number;
   seconds: number;
+  /** θ' against θ: mean |γ'|/|γ| over BN channels, and the share of channels below half (diagnostics). */
+  bnGammaRatio: number;
+  bnGammaShrunk: number;
 }
 
 export interface MetaTrainHooks {
@@ -122,6 +125,36 @@ export interface MetaGradient {
   gradR1Norm: number;
   /** ∂(ΣCE + R)/∂φ by name. */
   grads: Record<string, Tensor>;
+  /** See MetaStepInfo. */
+  bnGamma: BnGammaStats;
+}
+
+export interface BnGammaStats {
+  ratio: number;
+  shrunk: number;
+}
+
+/**
+ * How a generated network moved its BN scales: mean |γ'|/|γ| over the channels of every affine BN
+ * (γ = 0 skipped) and the share with |γ'| < |γ|/2. Meta-training logs it per step: shrinking the
+ * weak channels' γ is what makes a network easy to prune, shrinking all of them is a collapse.
+ */
+export function bnGammaStats(graph: ModelGraph, before: Params, after: Params): BnGammaStats {
+  let n = 0, sum = 0, shrunk = 0;
+  for (const nd of graph.nodes) {
+    if (nd.op !== 'batchnorm') continue;
+    const a = before[`${nd.name}.weight`], b = after[`${nd.name}.weight`];
+    if (a === undefined || b === undefined) continue;
+    for (let c = 0; c < a.size; c++) {
+      const g0 = Math.abs(a.data[c]);
+      if (g0 === 0) continue;
+      const r = Math.abs(b.data[c]) / g0;
+      sum += r;
+      n++;
+      if (r < 0.5) shrunk++;
+    }
+  }
+  return n === 0 ? { ratio: 1, shrunk: 0 } : { ratio: sum / n, shrunk: shrunk / n };
 }
 
 /**
@@ -169,7 +202,7 @@ export function metaGradient(metanet: Metanet, dm: DataModel, data: Dataset, o: 
   const gPhi = backward(outs, cot, leaves);
   const grads: Record<string, Tensor> = {};
   Object.keys(phi).forEach((k, i) => (grads[k] = new Tensor(gPhi[i], phi[k].shape)));
-  return { ce, r, reg, gradCeNorm: nCe, gradR1Norm: nR1, grads };
+  return { ce, r, reg, gradCeNorm: nCe, gradR1Norm: nR1, grads, bnGamma: bnGammaStats(dm.graph, dm.params, gen) };
 }
 
 export interface MetaTrainResult {
@@ -240,7 +273,7 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
     for (const mi of order) {
       const t0 = performance.now();
       const dm = models[mi];
-      const { ce, r: rValue, gradCeNorm: nCe, gradR1Norm: nR1, reg: usedReg, grads } = metaGradient(metanet, dm, data, {
+      const { ce, r: rValue, gradCeNorm: nCe, gradR1Norm: nR1, reg: usedReg, grads, bnGamma } = metaGradient(metanet, dm, data, {
         batches: cfg.batchesPerStep, batchSize: cfg.batchSize, seed: cfg.seed + step, epoch, alpha: cfg.alpha,
         reg: reg > 0 ? reg : (c, r1) => (r1 > 0 ? (cfg.regRatio * c) / r1 : 1),
         groups: groupsFor(dm.graph),
@@ -251,6 +284,7 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
       hooks.onStep?.({
         epoch, step, model: dm.entry.index, ce, r: rValue, gradCeNorm: nCe, gradRNorm: reg * nR1, ratio: nCe > 0 ? (reg * nR1) / nCe : 0,
         gradPhiNorm: norm(grads), reg, lr, seconds: (performance.now() - t0) / 1000,
+        bnGammaRatio: bnGamma.ratio, bnGammaShrunk: bnGamma.shrunk,
       });
     }
     const path = metanetPath(dir, epoch);

@@ -46,6 +46,14 @@ test('meta-gradient equals finite differences of ΣCE + R (tiny GNN, tiny CNN, f
   });
   const base = metaLoss();
   assert.ok(Math.abs(base - (mg.ce + mg.r)) < 1e-9 * Math.max(1, base), `loss ${base} vs ${mg.ce + mg.r}`);
+  // the BN-scale diagnostic: |γ'|/|γ| per channel against the generated network, computed here
+  const gen = noGrad(() => metanet.apply(graph, params));
+  const ratios = Object.keys(params).filter((k) => /^bn\d+\.weight$/.test(k))
+    .flatMap((k) => Array.from(params[k]!.data, (g0, c) => Math.abs(gen[k]!.data[c]!) / Math.abs(g0)));
+  assert.ok(ratios.length > 0);
+  assert.ok(Math.abs(mg.bnGamma.ratio - ratios.reduce((a, b) => a + b, 0) / ratios.length) < 1e-12, `γ ratio ${mg.bnGamma.ratio}`);
+  assert.equal(mg.bnGamma.shrunk, ratios.filter((r) => r < 0.5).length / ratios.length);
+  assert.ok(Math.abs(mg.bnGamma.ratio - 1) > 1e-6, 'with ε = 0.5 the metanetwork moves γ');
   const pick = new Rng(11);
   let checked = 0;
   for (const [name, t] of Object.entries(metanet.params)) {
