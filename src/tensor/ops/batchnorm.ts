@@ -190,14 +190,9 @@ export function batchNorm(
         kernel('channelBackwardSums')(dy, x.data, mean, invstd, sumDy, sumDyXhat, N, C, HW);
       }
     }
-    const fe = !training ? fastFor(x.size, dy, scale) : undefined;
-    if (x.requiresGrad && !done && fe) {
-      // constant statistics: dx = gamma·invstd·dy, as below
-      const zero = new Float32Array(C);
-      gx = fe.channelAffine(dy as Float32Array, zero, scale as Float32Array, zero, N, C, HW);
-    } else if (x.requiresGrad && !done) {
-      gx = allocBuf(dtype, x.size);
+    if (x.requiresGrad && !done) {
       if (training && sumDy && sumDyXhat) {
+        gx = allocBuf(dtype, x.size);
         const [k1, k2, k3] = dxCoefs(sumDy, sumDyXhat);
         kernel('channelAffine')(x.data, mean, k2, k3, gx, N, C, HW);
         for (let n = 0; n < N; n++) {
@@ -208,9 +203,15 @@ export function batchNorm(
           }
         }
       } else {
-        // Constant statistics: dx = gamma·invstd·dy.
+        // Constant statistics: dx = gamma·invstd·dy (the backend's fast path when it has one).
         const zero = allocBuf(dtype, C);
-        kernel('channelAffine')(dy, zero, scale, zero, gx, N, C, HW);
+        const f = fastFor(x.size, dy, scale);
+        if (f) {
+          gx = f.channelAffine(dy as Float32Array, zero as Float32Array, scale as Float32Array, zero as Float32Array, N, C, HW);
+        } else {
+          gx = allocBuf(dtype, x.size);
+          kernel('channelAffine')(dy, zero, scale, zero, gx, N, C, HW);
+        }
       }
     }
     const grads: (Buf | null)[] = [gx === null ? null : freshGrad(gx)];
