@@ -506,16 +506,8 @@ export const wasmKernels: Partial<KernelMap> = {
 
   channelAffine(x, mean, scale, shift, out, N, C, HW) {
     if (!allFloat32(x, mean, scale, shift, out)) return tsKernels.channelAffine(x, mean, scale, shift, out, N, C, HW);
-    guarded((w) => {
-      const n = N * C * HW;
-      const px = inF32(w, x as Float32Array, n);
-      const pm = putF32(w, mean as Float32Array, C);
-      const ps = putF32(w, scale as Float32Array, C);
-      const pb = putF32(w, shift as Float32Array, C);
-      const po = outPtr(w, out as Float32Array, n);
-      w.mp_channel_affine(px, pm, ps, pb, po, N, C, HW);
-      outResult(po, out as Float32Array, n);
-    });
+    guarded((w) => affineOut(w, inF32(w, x as Float32Array, N * C * HW), putF32(w, mean as Float32Array, C),
+      scale as Float32Array, shift as Float32Array, out as Float32Array, N, C, HW, false));
   },
 
   channelBackwardSums(dy, x, mean, invstd, sumDy, sumDyXhat, N, C, HW) {
