@@ -1286,6 +1286,12 @@ INLINE void wino_in_row_pair(const float *r, v128_t *t0, v128_t *t1, v128_t *t2,
   *t3 = wasm_f32x4_sub(c1, c3);
 }
 
+/* The row transform of the mode in use (pair: r must point at the row's start, tx0 = 0). */
+INLINE void wino_row(int pair, const float *r, v128_t *t0, v128_t *t1, v128_t *t2, v128_t *t3) {
+  if (pair) wino_in_row_pair(r, t0, t1, t2, t3);
+  else wino_in_row(r, t0, t1, t2, t3);
+}
+
 /* Fills pad-plane row `row` (Wp floats) with input row ih of plane xc, zero-padded; in pair mode
    segment 1 (from column 6) holds image 1's row (xc1; zeros when there is none). Forward and filter
    gradient alike. */
@@ -1362,17 +1368,10 @@ static void wino_image(const ConvGeom *g, const WinoGeom *w, const float *U, con
         const float *r0 = pl + (size_t)2 * ty * Wp;
         for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
           v128_t a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3;
-          if (pair) {
-            wino_in_row_pair(r0, &a0, &a1, &a2, &a3);
-            wino_in_row_pair(r0 + Wp, &b0, &b1, &b2, &b3);
-            wino_in_row_pair(r0 + 2 * Wp, &c0, &c1, &c2, &c3);
-            wino_in_row_pair(r0 + 3 * Wp, &d0, &d1, &d2, &d3);
-          } else {
-            wino_in_row(r0 + 2 * tx0, &a0, &a1, &a2, &a3);
-            wino_in_row(r0 + Wp + 2 * tx0, &b0, &b1, &b2, &b3);
-            wino_in_row(r0 + 2 * Wp + 2 * tx0, &c0, &c1, &c2, &c3);
-            wino_in_row(r0 + 3 * Wp + 2 * tx0, &d0, &d1, &d2, &d3);
-          }
+          wino_row(pair, r0 + 2 * tx0, &a0, &a1, &a2, &a3);
+          wino_row(pair, r0 + Wp + 2 * tx0, &b0, &b1, &b2, &b3);
+          wino_row(pair, r0 + 2 * Wp + 2 * tx0, &c0, &c1, &c2, &c3);
+          wino_row(pair, r0 + 3 * Wp + 2 * tx0, &d0, &d1, &d2, &d3);
           const int t = ty * TWp + tx0;
           float *dst = V + ((size_t)(t >> 3) * C + c) * 8 + (t & 7);
           wasm_v128_store(dst + 0 * vx, wasm_f32x4_sub(a0, c0));
@@ -1827,19 +1826,13 @@ WDW_PART void wdw_input(const ConvGeom *g, const WdwGeom *w, const float *x, int
       for (int tx0 = 0; tx0 < TWp; tx0 += 4) {
         const float *r = pl + 2 * tx0;
         v128_t a0, a1, a2, a3, b0, b1, b2, b3;
-        if (pair) {
-          wino_in_row_pair(r, &a0, &a1, &a2, &a3);
-          wino_in_row_pair(r + Wp, &b0, &b1, &b2, &b3);
-        } else {
-          wino_in_row(r, &a0, &a1, &a2, &a3);
-          wino_in_row(r + Wp, &b0, &b1, &b2, &b3);
-        }
+        wino_row(pair, r, &a0, &a1, &a2, &a3);
+        wino_row(pair, r + Wp, &b0, &b1, &b2, &b3);
         for (int ty = 0; ty < rows; ty++) {
           const float *r2 = r + (size_t)(2 * ty + 2) * Wp;
           float *dst = vc + ty * TWp + tx0;
           v128_t c0, c1, c2, c3, d0, d1, d2, d3;
-          if (pair) wino_in_row_pair(r2, &c0, &c1, &c2, &c3);
-          else wino_in_row(r2, &c0, &c1, &c2, &c3);
+          wino_row(pair, r2, &c0, &c1, &c2, &c3);
           wasm_v128_store(dst + 0 * vx, wasm_f32x4_sub(a0, c0));
           wasm_v128_store(dst + 1 * vx, wasm_f32x4_sub(a1, c1));
           wasm_v128_store(dst + 2 * vx, wasm_f32x4_sub(a2, c2));
@@ -1852,8 +1845,7 @@ WDW_PART void wdw_input(const ConvGeom *g, const WdwGeom *w, const float *x, int
           wasm_v128_store(dst + 9 * vx, wasm_f32x4_sub(c1, b1));
           wasm_v128_store(dst + 10 * vx, wasm_f32x4_sub(c2, b2));
           wasm_v128_store(dst + 11 * vx, wasm_f32x4_sub(c3, b3));
-          if (pair) wino_in_row_pair(r2 + Wp, &d0, &d1, &d2, &d3);
-          else wino_in_row(r2 + Wp, &d0, &d1, &d2, &d3);
+          wino_row(pair, r2 + Wp, &d0, &d1, &d2, &d3);
           wasm_v128_store(dst + 12 * vx, wasm_f32x4_sub(b0, d0));
           wasm_v128_store(dst + 13 * vx, wasm_f32x4_sub(b1, d1));
           wasm_v128_store(dst + 14 * vx, wasm_f32x4_sub(b2, d2));
