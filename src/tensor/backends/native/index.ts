@@ -314,13 +314,9 @@ export const nativeFastOps: FastOps = {
     return out;
   },
   batchNormForward(x, mean, variance, N, C, HW, coefs, relu) {
-    const a = A();
-    a.channelMoments(x, mean, variance, N, C, HW);
+    A().channelMoments(x, mean, variance, N, C, HW);
     const [scale, shift] = coefs();
-    const out = outF32(N * C * HW);
-    a.channelAffine(x, mean, scale, shift, out, N, C, HW);
-    if (relu === true) a.elementwise(EW_RELU, out, null, out);
-    return out;
+    return nativeFastOps.channelAffine(x, mean, scale, shift, N, C, HW, relu);
   },
   channelAffine(x, mean, scale, shift, N, C, HW, relu) {
     const a = A();
