@@ -7,6 +7,7 @@
  * each with the same budgets, over several seeds, reporting test accuracy at each MACs target.
  */
 import { noGrad } from '../tensor/autograd.js';
+import type { ModelGraph } from '../ir/graph.js';
 import { cloneParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
 import { subset, type Dataset } from '../data/index.js';
@@ -16,6 +17,7 @@ import { regularizerHook, pruneToSpeedup } from '../prune/index.js';
 import { adapt, type AdaptConfig } from './adapt.js';
 import { loadMetanet } from './metanet.js';
 import { loadDataModel, type Zoo, type ZooEntry } from './zoo.js';
+import { meanStd } from './stats.js';
 
 export type Arm = 'metanet' | 'prune-only' | 'sparse-train';
 export const ARMS: readonly Arm[] = ['metanet', 'prune-only', 'sparse-train'];
@@ -32,6 +34,8 @@ export interface CompareConfig {
   /** Regularizer for the sparse-training arm (λ from meta-training, α = 16). */
   reg: number;
   alpha: number;
+  /** No channel group loses more than this fraction of its channels (Torch-Pruning's max_pruning_ratio; absent = 1, no floor). */
+  maxPruningRatio?: number;
 }
 
 export interface CompareRow {
@@ -44,6 +48,10 @@ export interface CompareRow {
   accAdapted: number;
   accPruned: number;
   accFinal: number;
+  /** Validation accuracy after finetuning (when the job had validation data): what regime choices use. */
+  accFinalVal?: number;
+  /** Output channels of every conv of the final network, by layer name. */
+  widths: Record<string, number>;
 }
 
 export interface CompareSummaryRow {
@@ -53,12 +61,6 @@ export interface CompareSummaryRow {
   std: number;
   n: number;
   meanPruned: number;
-}
-
-function meanStd(xs: number[]): { mean: number; std: number } {
-  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-  const v = xs.length > 1 ? xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
-  return { mean, std: Math.sqrt(v) };
 }
 
 export function summarize(rows: CompareRow[]): CompareSummaryRow[] {
@@ -85,9 +87,11 @@ export interface CompareJob {
   metanetPath: string;
   baseMacs: number;
   cfg: CompareConfig;
+  /** Also measure validation accuracy after finetuning (the study's regime choice uses it). */
+  validation?: boolean;
 }
 
-export function runCompareJob(job: CompareJob, train: Dataset, test: Dataset): CompareRow[] {
+export function runCompareJob(job: CompareJob, train: Dataset, test: Dataset, val?: Dataset): CompareRow[] {
   const { arm, cfg, baseMacs } = job;
   const dm = loadDataModel({ dir: job.zooDir, baseMacs, entries: [job.entry] }, job.entry);
   const seed = 1000 + job.s;
@@ -99,14 +103,23 @@ export function runCompareJob(job: CompareJob, train: Dataset, test: Dataset): C
   const current = baseMacs / countOps(dm.graph).macs;
   const ftData = cfg.adapt.images > 0 && cfg.adapt.images < train.n ? subset(train, cfg.adapt.images, seed + 1) : train;
   return cfg.targets.map((target) => {
-    const r = pruneToSpeedup(dm.graph, cloneParams(p), { speedup: target / current });
+    const r = pruneToSpeedup(dm.graph, cloneParams(p), { speedup: target / current, maxPruningRatio: cfg.maxPruningRatio });
     const accPruned = evaluate(r.graph, r.params, test).acc;
     finetune(r.graph, r.params, ftData, { epochs: cfg.finetuneEpochs, lr: cfg.finetuneLr, seed: seed + 1 });
     return {
       arm, seed, model: dm.entry.index, target, speedup: baseMacs / countOps(r.graph).macs,
       accStart, accAdapted, accPruned, accFinal: evaluate(r.graph, r.params, test).acc,
+      ...(job.validation && val ? { accFinalVal: evaluate(r.graph, r.params, val).acc } : {}),
+      widths: convWidths(r.graph),
     };
   });
+}
+
+/** Output channels of every conv, by layer name (what pruning left of each layer). */
+export function convWidths(graph: ModelGraph): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of graph.nodes) if (n.op === 'conv2d') out[n.name] = n.outChannels;
+  return out;
 }
 
 /** The jobs of a comparison: every seed × arm, seed s on held-out model s mod #models. */
@@ -118,9 +131,20 @@ export function compareJobs(zoo: Zoo, heldOut: ZooEntry[], metanetPath: string, 
   return jobs;
 }
 
+/** Jobs for paired differences: every held-out model × seed × arm (seed s finetunes with 1000 + s on each model). */
+export function pairedCompareJobs(zoo: Zoo, heldOut: ZooEntry[], metanetPath: string, cfg: CompareConfig): CompareJob[] {
+  const jobs: CompareJob[] = [];
+  for (const entry of heldOut) {
+    for (let s = 0; s < cfg.seeds; s++) {
+      for (const arm of ARMS) jobs.push({ arm, s, zooDir: zoo.dir, entry, metanetPath, baseMacs: zoo.baseMacs, cfg, validation: true });
+    }
+  }
+  return jobs;
+}
+
 /** Rows sorted by seed, arm, target (deterministic whatever order parallel jobs finish in). */
 export function sortRows(rows: CompareRow[]): CompareRow[] {
-  return [...rows].sort((a, b) => a.seed - b.seed || ARMS.indexOf(a.arm) - ARMS.indexOf(b.arm) || a.target - b.target);
+  return [...rows].sort((a, b) => a.model - b.model || a.seed - b.seed || ARMS.indexOf(a.arm) - ARMS.indexOf(b.arm) || a.target - b.target);
 }
 
 /** The comparison table as text (accuracy in %, mean ± std over seeds). */

@@ -18,6 +18,8 @@ export interface CurveOptions {
   /** Speed-ups at which accuracy is recorded (the first point is always the unpruned model). */
   points: number[];
   iterativeSteps: number;
+  /** As the comparison's pruning (absent = 1, no floor). */
+  maxPruningRatio?: number;
 }
 
 export const DEFAULT_CURVE: CurveOptions = {
@@ -28,7 +30,7 @@ export const DEFAULT_CURVE: CurveOptions = {
 
 export function accuracySpeedupCurve(graph: ModelGraph, params: Params, test: Dataset, o: CurveOptions = DEFAULT_CURVE): CurvePoint[] {
   const curve: CurvePoint[] = [{ speedup: 1, acc: evaluate(graph, params, test).acc }];
-  const pruner = new Pruner(graph, params, { iterativeSteps: o.iterativeSteps });
+  const pruner = new Pruner(graph, params, { iterativeSteps: o.iterativeSteps, maxPruningRatio: o.maxPruningRatio });
   let next = 0;
   while (next < o.points.length) {
     if (pruner.currentStep >= pruner.options.iterativeSteps) break; // schedule exhausted

@@ -11,7 +11,7 @@ type Data = ReturnType<typeof loadRecipe>;
 const JOBS: Record<JobKind, (input: never, data: Data) => unknown> = {
   'zoo-model': (i: { cfg: ZooConfig; dir: string; index: number }, d) => trainDataModel(i.cfg, d, i.dir, i.index),
   select: (i: SelectJob, d) => runSelectJob(i, d.train, d.val),
-  compare: (i: CompareJob, d) => runCompareJob(i, d.train, d.test),
+  compare: (i: CompareJob, d) => runCompareJob(i, d.train, d.test, d.val),
 };
 
 let cached: { key: string; data: Data } | null = null;

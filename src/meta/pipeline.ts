@@ -28,6 +28,8 @@ export interface PipelineConfig {
   meta: MetaTrainConfig;
   select: SelectConfig & { models: number; every: number };
   compare: CompareConfig;
+  /** Pruning options shared by the selection curves and the comparison. */
+  prune: { maxPruningRatio: number };
 }
 
 export const DEFAULT_PIPELINE: PipelineConfig = {
@@ -47,6 +49,7 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
     adapt: { kind: 'finetune', epochs: 1, lr: 0.01, images: 0 },
     finetuneEpochs: 2, finetuneLr: 0.01, reg: 0, alpha: 16,
   },
+  prune: { maxPruningRatio: 1 },
 };
 
 /** A much smaller setting for trying the pipeline out (minutes, not half an hour). */
@@ -84,7 +87,7 @@ export interface PipelineResult {
 }
 
 /** The stage result saved in `file` when it was computed with the same key, else computes and saves it. */
-async function cached<T>(file: string, key: unknown, compute: () => Promise<T>): Promise<T> {
+export async function cached<T>(file: string, key: unknown, compute: () => Promise<T>): Promise<T> {
   if (existsSync(file)) {
     const c = JSON.parse(readFileSync(file, 'utf8')) as { key: unknown; value: T };
     if (JSON.stringify(c.key) === JSON.stringify(key)) return c.value;
@@ -106,36 +109,63 @@ export function selectionEpochs(cfg: PipelineConfig): number[] {
  * Throws (before anything is written) when cfg.out holds a run whose data models or metanetwork
  * checkpoints were made with other settings: resuming would mix the two runs.
  */
-export function assertPipelineResumable(cfg: PipelineConfig): void {
-  assertZooResumable(join(cfg.out, 'zoo'), cfg.zoo, dataRecipe(cfg));
-  assertMetaResumable(join(cfg.out, 'meta'), cfg.meta);
+export function assertPipelineResumable(cfg: PipelineConfig, layout: StageLayout = defaultLayout(cfg.out)): void {
+  assertZooResumable(layout.zoo, cfg.zoo, dataRecipe(cfg));
+  assertMetaResumable(layout.meta, cfg.meta);
 }
 
-function dataRecipe(cfg: PipelineConfig): DataRecipe {
+export function dataRecipe(cfg: PipelineConfig): DataRecipe {
   return { spec: cfg.data, valImages: cfg.valImages, splitSeed: 7 };
 }
 
+/** Where each stage keeps its results (a study shares zoos and metanetworks between its cells). */
+export interface StageLayout {
+  zoo: string;
+  meta: string;
+  selection: string;
+  compare: string;
+}
+
+export function defaultLayout(out: string): StageLayout {
+  return { zoo: join(out, 'zoo'), meta: join(out, 'meta'), selection: join(out, 'selection.json'), compare: join(out, 'compare.json') };
+}
+
+/** The pruning floor as an option of the stages' configs; absent at its default, so earlier runs' keys still match. */
+function withPruneOptions<T extends object>(c: T, cfg: PipelineConfig): T {
+  return cfg.prune.maxPruningRatio === 1 ? c : { ...c, maxPruningRatio: cfg.prune.maxPruningRatio };
+}
+
+/** The selection stage's settings as the stage sees them (epochs expanded, pruning options folded in). */
+export function selectionConfig(cfg: PipelineConfig): SelectConfig {
+  return { ...cfg.select, epochs: selectionEpochs(cfg), curve: withPruneOptions(cfg.select.curve, cfg) };
+}
+
+/** The comparison's settings as the stage sees them (λ from meta-training unless set, pruning options folded in). */
+export function comparisonConfig(cfg: PipelineConfig, metaReg: number): CompareConfig {
+  return withPruneOptions({ ...cfg.compare, reg: cfg.compare.reg > 0 ? cfg.compare.reg : metaReg }, cfg);
+}
+
 /** Runs the stages up to and including `until` (each stage reuses what earlier runs finished). */
-export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, until: Stage = 'compare'): Promise<PipelineResult> {
-  assertPipelineResumable(cfg);
+export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, until: Stage = 'compare', layout: StageLayout = defaultLayout(cfg.out)): Promise<PipelineResult> {
+  assertPipelineResumable(cfg, layout);
   const recipe = dataRecipe(cfg);
   const { train, val, test } = loadRecipe(recipe);
   hooks.stage?.('zoo', `${cfg.zoo.count} data models of ${cfg.zoo.model}`);
   const workers = cfg.workers > 0 ? cfg.workers : defaultWorkers();
-  const zoo = await buildZoo(cfg.zoo, { train, test }, join(cfg.out, 'zoo'), { onModel: hooks.zooModel }, { workers, loadData: recipe });
+  const zoo = await buildZoo(cfg.zoo, { train, test }, layout.zoo, { onModel: hooks.zooModel }, { workers, loadData: recipe });
   const trainModels = zoo.entries.filter((e) => e.split === 'train').map((e) => loadDataModel(zoo, e));
   const heldOut = zoo.entries.filter((e) => e.split === 'heldout');
   if (until === 'zoo') return { zoo, stage: 'zoo' };
 
   hooks.stage?.('meta-train', `${cfg.meta.epochs} epochs × ${trainModels.length} data models`);
-  const metaDir = join(cfg.out, 'meta');
+  const metaDir = layout.meta;
   const meta = metaTrain(trainModels, train, cfg.meta, metaDir, { onStep: hooks.metaStep });
   if (until === 'meta-train') return { zoo, reg: meta.reg, stage: 'meta-train' };
 
   const selModels = heldOut.slice(0, cfg.select.models);
   hooks.stage?.('select', `epochs ${selectionEpochs(cfg).join(', ')} on ${selModels.length} held-out models`);
-  const selCfg: SelectConfig = { ...cfg.select, epochs: selectionEpochs(cfg) };
-  const selection = await cached(join(cfg.out, 'selection.json'), { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, async () => {
+  const selCfg = selectionConfig(cfg);
+  const selection = await cached(layout.selection, { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, async () => {
     const members = await runJobs('select', selectJobs((e) => metanetPath(metaDir, e), zoo.dir, selModels, selCfg), {
       workers, recipe, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m),
     });
@@ -144,10 +174,10 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   if (until === 'select') return { zoo, reg: meta.reg, selection, stage: 'select' };
 
   hooks.stage?.('compare', `arms metanet / prune-only / sparse-train at ${cfg.compare.targets.join('×, ')}× over ${cfg.compare.seeds} seeds`);
-  const compareCfg: CompareConfig = { ...cfg.compare, reg: cfg.compare.reg > 0 ? cfg.compare.reg : meta.reg };
-  const cmp = await cached(join(cfg.out, 'compare.json'), { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, async () => {
+  const compareCfg = comparisonConfig(cfg, meta.reg);
+  const cmp = await cached(layout.compare, { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, async () => {
     const rows = (await runJobs('compare', compareJobs(zoo, heldOut, metanetPath(metaDir, selection.chosen), compareCfg), {
-      workers, recipe, inProcess: (j) => runCompareJob(j, train, test), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
+      workers, recipe, inProcess: (j) => runCompareJob(j, train, test, val), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
     })).flat();
     const sorted = sortRows(rows);
     return { rows: sorted, summary: summarize(sorted) };

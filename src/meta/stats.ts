@@ -1,0 +1,99 @@
+/**
+ * The statistics a study reports (issue #16): mean, sample std, and percentile-bootstrap confidence
+ * intervals of a mean, both over independent pairs and over clusters (held-out models, whose seeds
+ * are not independent of each other). Deterministic: the resampling uses a seeded generator, and
+ * when every resample can be enumerated (n^n ≤ resamples) the exact bootstrap distribution is used.
+ */
+import { Rng } from '../data/prng.js';
+
+export interface MeanStd {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+export function meanStd(xs: readonly number[]): MeanStd {
+  const n = xs.length;
+  const mean = n === 0 ? NaN : xs.reduce((s, x) => s + x, 0) / n;
+  const v = n > 1 ? xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) : 0;
+  return { mean, std: Math.sqrt(v), n };
+}
+
+export interface BootstrapOptions {
+  /** Random resamples (default 10 000); fewer than n^n means the exact distribution is enumerated instead. */
+  resamples?: number;
+  /** Two-sided coverage (default 0.95). */
+  confidence?: number;
+  seed?: number;
+}
+
+export interface Interval {
+  lo: number;
+  hi: number;
+}
+
+/** The q-quantile of sorted (value, weight) points: the smallest value whose cumulative weight reaches q. */
+function weightedQuantile(values: Float64Array, weights: Float64Array, q: number): number {
+  const order = Array.from(values.keys()).sort((a, b) => values[a] - values[b]);
+  let total = 0;
+  for (const w of weights) total += w;
+  let acc = 0;
+  for (const i of order) {
+    acc += weights[i];
+    // relative tolerance: cumulative sums of 1/n^n weights are not exact
+    if (acc >= q * total * (1 - 1e-12)) return values[i];
+  }
+  return values[order[order.length - 1]];
+}
+
+/** Means of every resample (with multiplicity weights) of `groups`, each a list of values kept together. */
+function resampleMeans(groups: readonly (readonly number[])[], o: Required<BootstrapOptions>): { means: Float64Array; weights: Float64Array } {
+  const n = groups.length;
+  const sums = groups.map((g) => g.reduce((s, x) => s + x, 0));
+  const sizes = groups.map((g) => g.length);
+  const exact = n ** n <= o.resamples;
+  const count = exact ? n ** n : o.resamples;
+  const means = new Float64Array(count);
+  const weights = new Float64Array(count).fill(1);
+  const rng = new Rng(o.seed);
+  const pick = new Int32Array(n);
+  for (let r = 0; r < count; r++) {
+    if (exact) {
+      for (let k = 0, v = r; k < n; k++, v = Math.floor(v / n)) pick[k] = v % n;
+    } else {
+      for (let k = 0; k < n; k++) pick[k] = rng.int(n);
+    }
+    let s = 0, m = 0;
+    for (let k = 0; k < n; k++) {
+      s += sums[pick[k]];
+      m += sizes[pick[k]];
+    }
+    means[r] = s / m;
+  }
+  return { means, weights };
+}
+
+function withDefaults(o: BootstrapOptions): Required<BootstrapOptions> {
+  const c = { resamples: o.resamples ?? 10_000, confidence: o.confidence ?? 0.95, seed: o.seed ?? 0 };
+  if (!(c.confidence > 0 && c.confidence < 1)) throw new RangeError(`bootstrap confidence must be in (0, 1), got ${c.confidence}`);
+  if (!(Number.isInteger(c.resamples) && c.resamples >= 1)) throw new RangeError(`bootstrap resamples must be a positive integer, got ${c.resamples}`);
+  return c;
+}
+
+/**
+ * Percentile-bootstrap interval of the mean over clusters: each resample draws whole groups with
+ * replacement and takes the mean of all their values. With one value per group this is the
+ * ordinary bootstrap of a mean.
+ */
+export function bootstrapGroupsCI(groups: readonly (readonly number[])[], o: BootstrapOptions = {}): Interval {
+  if (groups.length === 0 || groups.some((g) => g.length === 0)) return { lo: NaN, hi: NaN };
+  const c = withDefaults(o);
+  const { means, weights } = resampleMeans(groups, c);
+  const a = (1 - c.confidence) / 2;
+  return { lo: weightedQuantile(means, weights, a), hi: weightedQuantile(means, weights, 1 - a) };
+}
+
+/** Percentile-bootstrap interval of the mean of independent values. */
+export function bootstrapCI(xs: readonly number[], o: BootstrapOptions = {}): Interval {
+  return bootstrapGroupsCI(xs.map((x) => [x]), o);
+}
