@@ -45,6 +45,13 @@ const sections: Section[] = [
     },
   },
   {
+    title: 'Metanetwork vs PyTorch twin: forward, forward + VJP, meta-step, peak RSS (smallcnn, ResNet-20, ResNet-56)',
+    run: async () => {
+      const m = await load<{ benchTwin(): Promise<{ text: string }> }>('twin');
+      return (await m.benchTwin()).text;
+    },
+  },
+  {
     title: 'ONNX: import/export time, onnxruntime latency vs MACs speed-up',
     run: async () => {
       const m = await load<{ benchOnnx(): Promise<string | void> }>('onnx');
