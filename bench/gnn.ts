@@ -4,7 +4,7 @@
  * Timed in the two-stage form meta-training uses (θ' = M_φ(θ) on the tape → ∇θ' CE by ordinary
  * backprop → one VJP into φ), with the phases reported separately, plus the one-pass
  * valueAndGrad of the same loss. Run directly (`node --import tsx bench/gnn.ts`) to print a table;
- * `benchGnn()` returns the rows.
+ * `benchGnn()` returns the rows, `formatGnn()` the table.
  */
 import { pathToFileURL } from 'node:url';
 import '../src/tensor/backends/index.js';
@@ -106,15 +106,21 @@ function fmt(v: number): string {
   return v >= 100 ? v.toFixed(0) : v.toFixed(1);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const rows = await benchGnn();
-  console.log(`metanetwork L=4 H=32, backend ${getBackend()}, best of 2 (ms)`);
-  console.log('model      nodes  edges  imgs  toGraph  M fwd  CNN f+b  M bwd  total  one-pass  peakRSS(MB)');
+export function formatGnn(rows: GnnBenchRow[]): string {
+  const lines = [
+    `metanetwork L=4 H=32, backend ${getBackend()}, best of 2 (ms)`,
+    'model      nodes  edges  imgs  toGraph  M fwd  CNN f+b  M bwd  total  one-pass  peakRSS(MB)',
+  ];
   for (const r of rows) {
-    console.log(
+    lines.push(
       `${r.model.padEnd(9)} ${String(r.nodes).padStart(6)} ${String(r.edges).padStart(6)} ${String(r.images).padStart(5)} ` +
       `${fmt(r.toGraphMs).padStart(8)} ${fmt(r.metanetForwardMs).padStart(6)} ${fmt(r.cnnForwardBackwardMs).padStart(8)} ` +
       `${fmt(r.metanetBackwardMs).padStart(6)} ${fmt(r.totalMs).padStart(6)} ${fmt(r.onePassMs).padStart(9)} ${fmt(r.peakRssMB).padStart(12)}`,
     );
   }
+  return lines.join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(formatGnn(await benchGnn()));
 }

@@ -1,6 +1,6 @@
 /**
- * Kernel micro-benchmarks: GEMM GFLOP/s (ts vs wasm) and ResNet-20 3x3 convolutions (forward,
- * input gradient, filter gradient) at batch 64. Run directly (`node --import tsx bench/kernels.ts`
+ * Kernel micro-benchmarks at one thread: GEMM GFLOP/s (ts vs wasm) and ResNet-20 3x3 convolutions
+ * (forward, input gradient, filter gradient) at batch 64. Run directly (`node --import tsx bench/kernels.ts`
  * or `node dist/bench/kernels.js`) to print a table; `benchKernels()` returns the rows.
  */
 import { bestTime as time, randF32, rng } from './util.js';
@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type { ConvGeom, KernelMap } from '../src/tensor/kernels.js';
 import { tsKernels } from '../src/tensor/backends/ts/kernels.js';
 import { wasmAvailable, wasmKernels } from '../src/tensor/backends/wasm/index.js';
+import { getThreads, setThreads } from '../src/tensor/backends/index.js';
 
 export interface Row {
   /** What was measured, e.g. 'gemm 512^3' or 'conv fwd 16ch@32x32 N=64'. */
@@ -24,7 +25,18 @@ function backends(): [Row['backend'], Partial<KernelMap>][] {
   return out;
 }
 
+/** Measured at 1 thread (the wasm kernels would use every core otherwise; perf.ts has the thread table). */
 export async function benchKernels(): Promise<Row[]> {
+  const before = getThreads();
+  setThreads(1);
+  try {
+    return measureKernels();
+  } finally {
+    setThreads(before);
+  }
+}
+
+function measureKernels(): Row[] {
   const rows: Row[] = [];
   const r = rng(1234);
 

@@ -43,16 +43,19 @@ export function gatherMul3(A: Tensor, ia: Int32Array, B: Tensor, ib: Int32Array,
     else for (let k = 0; k < H; k++) o[pc + k] = a[pa + k] * b[pb + k] * (c[pc + k] * sv[k]);
   }
   const ia2 = ia.slice(), ib2 = ib.slice();
-  // s ⊙ C once, shared by the three gradients.
-  let cs: typeof c = c;
-  if (sv !== null) {
-    cs = allocBuf(dtype, E * H);
-    for (let e = 0; e < E; e++) for (let k = 0; k < H; k++) cs[e * H + k] = c[e * H + k] * sv[k];
-  }
+  const f32 = dtype === 'float32';
   return record(new Tensor(o, [E, H]), op, [A, B, C], (g) => {
     const gA = A.requiresGrad ? allocBuf(dtype, A.size) : null;
     const gB = B.requiresGrad ? allocBuf(dtype, B.size) : null;
     const gC = C.requiresGrad ? allocBuf(dtype, C.size) : null;
+    // s ⊙ C, rounded to the dtype, made here rather than kept from the forward (an [E, H] buffer
+    // less on the tape per call)
+    let cs: typeof c = c;
+    if (sv !== null) {
+      cs = allocBuf(dtype, E * H);
+      if (f32) for (let e = 0; e < E; e++) for (let k = 0; k < H; k++) cs[e * H + k] = Math.fround(c[e * H + k] * sv[k]);
+      else for (let e = 0; e < E; e++) for (let k = 0; k < H; k++) cs[e * H + k] = c[e * H + k] * sv[k];
+    }
     if (gA !== null && gB !== null) {
       for (let e = 0; e < E; e++) {
         const pa = ia2[e] * H, pb = ib2[e] * H, pc = e * H;
@@ -98,7 +101,6 @@ export function pnaAggregate(m: Tensor, dst: Int32Array, N: number): Tensor {
   const dtype = m.dtype;
   const x = m.data;
   const W = 4 * H;
-  const rnd = dtype === 'float32' ? Math.fround : (v: number) => v;
   const o = allocBuf(dtype, N * W);
   // Accumulate in the tensor's dtype, as the composed engine ops do.
   const sum = allocBuf(dtype, N * H);
@@ -108,6 +110,10 @@ export function pnaAggregate(m: Tensor, dst: Int32Array, N: number): Tensor {
   const mn = allocBuf(dtype, N * H);
   const argMax = new Int32Array(N * H).fill(-1); // flat message index of the first extreme
   const argMin = new Int32Array(N * H).fill(-1);
+  // float32 squares rounded to float32 before they are summed, as square() then segmentMean do; the
+  // two dtypes get separate loops (a per-element call through a function variable cost more than the
+  // arithmetic)
+  const f32 = dtype === 'float32';
   for (let e = 0; e < E; e++) {
     const n = dst[e];
     const first = cnt[n] === 0;
@@ -117,7 +123,7 @@ export function pnaAggregate(m: Tensor, dst: Int32Array, N: number): Tensor {
       for (let k = 0; k < H; k++) {
         const v = x[pm + k];
         sum[ps + k] = v;
-        sumSq[ps + k] = rnd(v * v);
+        sumSq[ps + k] = f32 ? Math.fround(v * v) : v * v;
         mx[ps + k] = v;
         mn[ps + k] = v;
         argMax[ps + k] = pm + k;
@@ -125,11 +131,12 @@ export function pnaAggregate(m: Tensor, dst: Int32Array, N: number): Tensor {
       }
       continue;
     }
+    if (f32) for (let k = 0; k < H; k++) sumSq[ps + k] += Math.fround(x[pm + k] * x[pm + k]);
+    else for (let k = 0; k < H; k++) sumSq[ps + k] += x[pm + k] * x[pm + k];
     for (let k = 0; k < H; k++) {
       const v = x[pm + k];
       const j = ps + k;
       sum[j] += v;
-      sumSq[j] += rnd(v * v);
       // strict comparisons: the first extreme wins; NaN propagates and is never replaced
       const cx = mx[j];
       if (v > cx || (v !== v && cx === cx)) {

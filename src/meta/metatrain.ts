@@ -8,13 +8,14 @@
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import type { Buf } from '../tensor/kernels.js';
-import { backward, valueAndGrad } from '../tensor/autograd.js';
+import { backward, noGrad, valueAndGrad } from '../tensor/autograd.js';
 import { residentScope } from '../tensor/backends/fast.js';
 import { assertResumable } from './resume-check.js';
 import { crossEntropy } from '../tensor/ops/softmax.js';
 import { Rng } from '../tensor/random.js';
 import { forward } from '../ir/forward.js';
 import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
+import { graphPlan } from '../graph/plan.js';
 import { batches, type Dataset } from '../data/index.js';
 import { AdamW, type OptimizerState } from '../train/optim.js';
 import { lrAt } from '../train/schedule.js';
@@ -113,7 +114,16 @@ export interface MetaGradientOptions {
   /** λ, or a rule giving λ from ‖∇ΣCE‖ and ‖∇R‖ at λ = 1 (the automatic setting of the first step). */
   reg: number | ((gradCeNorm: number, gradR1Norm: number) => number);
   groups: Group[];
+  /**
+   * Run the metanetwork twice: without a tape for θ', then on the tape for the VJP, so its tape and
+   * the CNN's activations are never held together (same bits, one more GNN forward). Default: on
+   * for graphs with E·H ≥ 2^21 (ResNet-56: 98k edges; its meta-step peaked at 1.8 GB holding both).
+   */
+  rematerialize?: boolean;
 }
+
+/** E·H from which metaGradient rematerializes the metanetwork's tape by default. */
+export const REMATERIALIZE_MIN_EDGE_CELLS = 2 ** 21;
 
 export interface MetaGradient {
   /** Σ_b CE_b at θ'. */
@@ -169,10 +179,12 @@ export function metaGradient(metanet: Metanet, dm: DataModel, data: Dataset, o: 
     l.requiresGrad = true;
     phi[k] = l;
   }
-  const generated = metanet.apply(dm.graph, dm.params, phi);
+  const remat = o.rematerialize ?? graphPlan(dm.graph).numEdges * metanet.config.hidden >= REMATERIALIZE_MIN_EDGE_CELLS;
+  let generated: Params | null = remat ? null : metanet.apply(dm.graph, dm.params, phi);
   const names = trainableNames(dm.graph);
   const gen: Params = { ...dm.params };
-  for (const n of names) gen[n] = generated[n].detach();
+  const untaped = generated ?? noGrad(() => metanet.apply(dm.graph, dm.params, phi));
+  for (const n of names) gen[n] = untaped[n].detach();
   const { ce, grads: gCe } = ceGradient(dm.graph, gen, data, o.batches, o.batchSize, o.seed, o.epoch);
   const gR1 = regularizerGrad(dm.graph, gen, o.groups, { reg: 1, alpha: o.alpha });
   const nCe = norm(gCe);
@@ -195,9 +207,10 @@ export function metaGradient(metanet: Metanet, dm: DataModel, data: Dataset, o: 
     for (let i = 0; i < g.length; i++) {
       if (!Number.isFinite(g[i])) throw new Error(`meta-train: non-finite gradient for '${n}' of data model ${dm.entry.index} (epoch ${o.epoch + 1})`);
     }
-    outs.push(generated[n]);
     cot.push(g);
   }
+  generated ??= metanet.apply(dm.graph, dm.params, phi);
+  for (const n of names) outs.push(generated[n]);
   const leaves = Object.keys(phi).map((k) => phi[k]);
   const gPhi = backward(outs, cot, leaves);
   const grads: Record<string, Tensor> = {};
