@@ -34,6 +34,31 @@ export interface LineSeries {
   readonly points: ReadonlyArray<Point>;
   /** Override the palette colour (any CSS colour). */
   readonly color?: string;
+  /** Line width in px. Default 2. */
+  readonly strokeWidth?: number;
+  /** Marker radius in px. Default 3.2. */
+  readonly markerRadius?: number;
+  /** Text drawn next to the series' last point (e.g. "epoch 12 (chosen)"). */
+  readonly label?: string;
+  /** false: no legend entry (e.g. members of a family shown by a colour bar). Default true. */
+  readonly legend?: boolean;
+}
+
+/** A continuous colour scale drawn as a bar on the right instead of one legend entry per series. */
+export interface ColorBar {
+  readonly title: string;
+  readonly min: number;
+  readonly max: number;
+  /** Colour at t = (value − min) / (max − min) in [0, 1]. */
+  readonly color: (t: number) => string;
+}
+
+/** A shaded horizontal band (`axis: 'y'`, from ≤ y ≤ to), e.g. a tolerance window. */
+export interface Band {
+  readonly axis: 'y';
+  readonly from: number;
+  readonly to: number;
+  readonly label?: string;
 }
 
 /** A dashed horizontal (`axis: 'y'`) or vertical (`axis: 'x'`) reference line, e.g. the dense baseline accuracy. */
@@ -57,6 +82,8 @@ export interface LineChartOptions {
   /** Draw point markers. Default: per series, only when it has ≤ 100 finite points. */
   readonly markers?: boolean;
   readonly refLines?: ReadonlyArray<RefLine>;
+  readonly bands?: ReadonlyArray<Band>;
+  readonly colorBar?: ColorBar;
   readonly width?: number;
   readonly height?: number;
   /** Prefix for element ids (clip paths); must be unique within one HTML page. Default: auto. */
@@ -67,6 +94,9 @@ export interface BarSeries {
   readonly name: string;
   /** One value per category (same order); NaN / missing values are skipped. */
   readonly values: ReadonlyArray<number>;
+  /** Optional error bar per category: a whisker from lo[c] to hi[c] (e.g. mean ± std); NaN skips it. */
+  readonly lo?: ReadonlyArray<number>;
+  readonly hi?: ReadonlyArray<number>;
   readonly color?: string;
 }
 
@@ -86,6 +116,31 @@ export interface BarChartOptions {
 }
 
 const MAX_AUTO_MARKERS = 100;
+const COLOR_BAR_WIDTH = 64;
+
+/** A vertical colour bar (min at the bottom) with its title above and min/mid/max tick labels. */
+function colorBar(cb: ColorBar, x: number, y0: number, y1: number): string {
+  const steps = 32;
+  const h = (y1 - y0 - 16) / steps;
+  const top = y0 + 16;
+  const cells: string[] = [];
+  for (let i = 0; i < steps; i++) {
+    cells.push(el('rect', { x, y: top + (steps - 1 - i) * h, width: 12, height: h + 0.5, fill: cb.color((i + 0.5) / steps) }));
+  }
+  const span = cb.max - cb.min;
+  const ticks = span > 0 ? niceTicks(cb.min, cb.max, 4, false).ticks : [cb.min];
+  const labels = ticks.map((t) => {
+    const y = top + (steps * h) * (span > 0 ? 1 - (t - cb.min) / span : 0.5);
+    return text(formatValue(t), { class: 'tick-label', x: x + 16, y, dy: '0.32em', 'font-size': TICK_FONT, fill: MUTED });
+  });
+  return el(
+    'g',
+    { class: 'color-bar', 'data-min': String(cb.min), 'data-max': String(cb.max) },
+    text(cb.title, { class: 'color-bar-title', x: x - 4, y: y0 + 4, 'font-size': TICK_FONT, fill: MUTED }),
+    cells,
+    labels,
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // Line chart
@@ -124,6 +179,10 @@ export function lineChart(opts: LineChartOptions): string {
       yMax = Math.max(yMax, r.value);
     }
   }
+  for (const b of opts.bands ?? []) {
+    if (nFinite === 0) continue;
+    for (const v of [b.from, b.to]) if (Number.isFinite(v)) [yMin, yMax] = [Math.min(yMin, v), Math.max(yMax, v)];
+  }
   const empty = nFinite === 0;
 
   const yTarget = Math.max(3, Math.round((height - 100) / 55));
@@ -134,17 +193,20 @@ export function lineChart(opts: LineChartOptions): string {
       : niceTicks(yMin, yMax, yTarget);
 
   // Layout.
-  const entries: LegendEntry[] = series.map((s, i) => ({
+  const styles: LegendEntry[] = series.map((s, i) => ({
     name: s.name,
     color: s.color ?? seriesColor(i),
     dash: s.color ? undefined : seriesDash(i),
     swatch: 'line',
   }));
+  const entries = styles.filter((_, i) => series[i]?.legend !== false);
   const legW = legendWidth(entries);
-  const legendRight = legW > 0 && legW <= width * RIGHT_LEGEND_MAX_SHARE;
+  const colorBarW = opts.colorBar ? COLOR_BAR_WIDTH : 0;
+  const legendRight = !opts.colorBar && legW > 0 && legW <= width * RIGHT_LEGEND_MAX_SHARE;
   const marginTop = opts.title ? 44 : 16;
   const marginLeft = Math.ceil((opts.yLabel ? 30 : 8) + 10 + maxTickLabelWidth(yTicks));
-  const marginRight = legendRight ? legW + 24 : 20;
+  const endLabelW = Math.max(0, ...series.map((s) => (s.label ? estimateTextWidth(s.label, 11) + 8 : 0)));
+  const marginRight = (legendRight ? legW + 24 : 20) + colorBarW + Math.min(endLabelW, width * 0.2);
   const axisBlock = opts.xLabel ? 50 : 30;
   const bottomLegend = legendRight ? undefined : flowLegend(entries, marginLeft, 0, width - marginLeft - 20);
   const marginBottom = axisBlock + 6 + (bottomLegend && bottomLegend.height > 0 ? bottomLegend.height + 6 : 0);
@@ -190,8 +252,8 @@ export function lineChart(opts: LineChartOptions): string {
   );
 
   const seriesMarkup = series.map((s, i) => {
-    const color = entries[i]?.color ?? seriesColor(i);
-    const dash = entries[i]?.dash;
+    const color = styles[i]?.color ?? seriesColor(i);
+    const dash = styles[i]?.dash;
     const pts = s.points ?? [];
     const finite = pts.filter(usable);
     const showMarkers = opts.markers ?? finite.length <= MAX_AUTO_MARKERS;
@@ -213,7 +275,7 @@ export function lineChart(opts: LineChartOptions): string {
           d,
           fill: 'none',
           stroke: color,
-          'stroke-width': 2,
+          'stroke-width': s.strokeWidth ?? 2,
           'stroke-linejoin': 'round',
           'stroke-linecap': 'round',
           'stroke-dasharray': dash,
@@ -229,7 +291,7 @@ export function lineChart(opts: LineChartOptions): string {
               class: 'point',
               cx: xs.map(p[0]),
               cy: ys.map(p[1]),
-              r: 3.2,
+              r: s.markerRadius ?? 3.2,
               fill: color,
               stroke: '#ffffff',
               'stroke-width': 1,
@@ -241,10 +303,29 @@ export function lineChart(opts: LineChartOptions): string {
         );
       }
     }
+    const last = finite[finite.length - 1];
+    const endLabel =
+      s.label && last
+        ? text(s.label, { class: 'series-label', x: xs.map(last[0]) + 6, y: ys.map(last[1]), dy: '0.35em', 'font-size': 11, 'font-weight': 600, fill: color })
+        : '';
+    return [
+      el(
+        'g',
+        { class: 'series', 'data-series': s.name, 'data-points': finite.length, 'clip-path': `url(#${clipId})` },
+        children,
+      ),
+      endLabel,
+    ].join('');
+  });
+
+  const bandMarkup = (empty ? [] : (opts.bands ?? [])).filter((b) => Number.isFinite(b.from) && Number.isFinite(b.to)).map((b) => {
+    const ya = Math.max(frame.y0, Math.min(frame.y1, ys.map(Math.max(b.from, b.to))));
+    const yb = Math.max(frame.y0, Math.min(frame.y1, ys.map(Math.min(b.from, b.to))));
     return el(
       'g',
-      { class: 'series', 'data-series': s.name, 'data-points': finite.length, 'clip-path': `url(#${clipId})` },
-      children,
+      { class: 'band', 'data-from': String(b.from), 'data-to': String(b.to) },
+      el('rect', { x: frame.x0, y: ya, width: frame.x1 - frame.x0, height: yb - ya, fill: '#0072B2', 'fill-opacity': 0.1 }),
+      b.label ? text(b.label, { x: frame.x0 + 6, y: yb - 5, 'font-size': 11, fill: MUTED }) : '',
     );
   });
 
@@ -287,12 +368,14 @@ export function lineChart(opts: LineChartOptions): string {
     yAx,
     xAx,
     ...axisLabels(frame, opts.xLabel, opts.yLabel, frame.y1 + 42),
+    ...bandMarkup,
     ...refs,
     el('g', { class: 'series-list' }, seriesMarkup),
     legend(
       entries,
       legendRight ? stackLegend(entries, frame.x1 + 20, frame.y0) : flowLegend(entries, frame.x0, frame.y1 + axisBlock + 4, width - frame.x0 - 20),
     ),
+    opts.colorBar ? colorBar(opts.colorBar, width - COLOR_BAR_WIDTH + 8, frame.y0, frame.y1) : '',
     titleText(opts.title, width),
     empty ? noData(frame) : '',
   ];
@@ -323,6 +406,11 @@ export function barChart(opts: BarChartOptions): string {
       nFinite += 1;
       vMin = Math.min(vMin, v);
       vMax = Math.max(vMax, v);
+      for (const e of [s.lo?.[c], s.hi?.[c]]) {
+        if (typeof e !== 'number' || !Number.isFinite(e)) continue;
+        vMin = Math.min(vMin, e);
+        vMax = Math.max(vMax, e);
+      }
     }
   }
   const empty = nFinite === 0;
@@ -440,12 +528,30 @@ export function barChart(opts: BarChartOptions): string {
           el('title', undefined, escapeXml(`${cat} — ${s.name}: ${formatValue(v)}`)),
         ),
       );
+      const lo = s.lo?.[c];
+      const hi = s.hi?.[c];
+      let whiskerTop = top;
+      if (typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi)) {
+        const cx = x + barW / 2;
+        const [ya, yb] = [ys.map(Math.max(lo, hi)), ys.map(Math.min(lo, hi))];
+        const cap = Math.min(6, barW * 0.3);
+        whiskerTop = Math.min(top, ya);
+        bars.push(
+          el(
+            'g',
+            { class: 'error-bar', 'data-category': cat, 'data-lo': String(lo), 'data-hi': String(hi) },
+            el('line', { x1: cx, y1: ya, x2: cx, y2: yb, stroke: AXIS, 'stroke-width': 1.3 }),
+            el('line', { x1: cx - cap, y1: ya, x2: cx + cap, y2: ya, stroke: AXIS, 'stroke-width': 1.3 }),
+            el('line', { x1: cx - cap, y1: yb, x2: cx + cap, y2: yb, stroke: AXIS, 'stroke-width': 1.3 }),
+          ),
+        );
+      }
       if (showValues) {
         bars.push(
           text(formatValue(v), {
             class: 'bar-value',
             x: x + barW / 2,
-            y: v >= 0 ? top - 4 : top + h + 11,
+            y: v >= 0 ? whiskerTop - 4 : top + h + 11,
             'text-anchor': 'middle',
             'font-size': 10,
             fill: MUTED,
