@@ -67,7 +67,10 @@ export function forestPlot(rows: ReadonlyArray<ForestRow>, opts: ForestPlotOptio
   for (const r of rows) for (const v of [r.mean, r.lo, r.hi]) if (Number.isFinite(v)) values.push(v);
   const empty = !rows.some((r) => Number.isFinite(r.mean));
   if (zero) values.push(0);
-  const ticks = niceTicks(values.length ? Math.min(...values) : -1, values.length ? Math.max(...values) : 1, 6);
+  const vMin = values.length ? Math.min(...values) : -1;
+  const vMax = values.length ? Math.max(...values) : 1;
+  const pad = 0.04 * (vMax - vMin); // keeps end dots and caps off the frame
+  const ticks = niceTicks(vMin - pad, vMax + pad, 6);
 
   const labelW = Math.max(60, ...rows.map((r) => estimateTextWidth(truncate(r.label, LABEL_MAX_CHARS), TICK_FONT + 1) + 12));
   const groupW = Math.max(0, ...lines.map((l) => (l.kind === 'group' ? estimateTextWidth(l.group, TICK_FONT + 1) : 0)));
