@@ -19,24 +19,13 @@
  * Non-finite values (NaN, ±Infinity, and non-positive x on a log axis) are skipped; a line is
  * broken at a skipped point rather than bridging the gap.
  */
+import { el, text, escapeXml, fmtCoord, seriesColor, seriesDash, estimateTextWidth, truncate, linearScale, logScale, niceTicks, logTicks, formatValue, type Ticks } from './svg.js';
 import {
-  el,
-  text,
-  escapeXml,
-  fmtCoord,
-  seriesColor,
-  seriesDash,
-  estimateTextWidth,
-  truncate,
-  linearScale,
-  logScale,
-  niceTicks,
-  logTicks,
-  formatTicks,
-  formatValue,
-  type Scale,
-  type Ticks,
-} from './svg.js';
+  AXIS, MUTED, TICK_FONT, chartId, svgRoot, titleText, legendWidth, flowLegend, stackLegend, legend, axisLabels,
+  yAxis, xAxis, noData, validRange, maxTickLabelWidth, RIGHT_LEGEND_MAX_SHARE, type Frame, type LegendEntry,
+} from './chart-parts.js';
+
+export { forestPlot, formatInterval, type ForestRow, type ForestPlotOptions } from './forest-plot.js';
 
 export type Point = readonly [number, number];
 
@@ -45,6 +34,31 @@ export interface LineSeries {
   readonly points: ReadonlyArray<Point>;
   /** Override the palette colour (any CSS colour). */
   readonly color?: string;
+  /** Line width in px. Default 2. */
+  readonly strokeWidth?: number;
+  /** Marker radius in px. Default 3.2. */
+  readonly markerRadius?: number;
+  /** Text drawn next to the series' last point (e.g. "epoch 12 (chosen)"). */
+  readonly label?: string;
+  /** false: no legend entry (e.g. members of a family shown by a colour bar). Default true. */
+  readonly legend?: boolean;
+}
+
+/** A continuous colour scale drawn as a bar on the right instead of one legend entry per series. */
+export interface ColorBar {
+  readonly title: string;
+  readonly min: number;
+  readonly max: number;
+  /** Colour at t = (value − min) / (max − min) in [0, 1]. */
+  readonly color: (t: number) => string;
+}
+
+/** A shaded horizontal band (`axis: 'y'`, from ≤ y ≤ to), e.g. a tolerance window. */
+export interface Band {
+  readonly axis: 'y';
+  readonly from: number;
+  readonly to: number;
+  readonly label?: string;
 }
 
 /** A dashed horizontal (`axis: 'y'`) or vertical (`axis: 'x'`) reference line, e.g. the dense baseline accuracy. */
@@ -68,6 +82,8 @@ export interface LineChartOptions {
   /** Draw point markers. Default: per series, only when it has ≤ 100 finite points. */
   readonly markers?: boolean;
   readonly refLines?: ReadonlyArray<RefLine>;
+  readonly bands?: ReadonlyArray<Band>;
+  readonly colorBar?: ColorBar;
   readonly width?: number;
   readonly height?: number;
   /** Prefix for element ids (clip paths); must be unique within one HTML page. Default: auto. */
@@ -78,6 +94,9 @@ export interface BarSeries {
   readonly name: string;
   /** One value per category (same order); NaN / missing values are skipped. */
   readonly values: ReadonlyArray<number>;
+  /** Optional error bar per category: a whisker from lo[c] to hi[c] (e.g. mean ± std); NaN skips it. */
+  readonly lo?: ReadonlyArray<number>;
+  readonly hi?: ReadonlyArray<number>;
   readonly color?: string;
 }
 
@@ -96,268 +115,31 @@ export interface BarChartOptions {
   readonly id?: string;
 }
 
-const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
-const TEXT_COLOR = '#222222';
-const MUTED = '#555555';
-const GRID = '#e6e6e6';
-const AXIS = '#333333';
-const TICK_FONT = 11;
-const LABEL_FONT = 12.5;
-const TITLE_FONT = 15;
-const LEGEND_FONT = 12;
 const MAX_AUTO_MARKERS = 100;
+const COLOR_BAR_WIDTH = 64;
 
-/** FNV-1a 32-bit hash, hex. */
-function hash(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+/** A vertical colour bar (min at the bottom) with its title above and min/mid/max tick labels. */
+function colorBar(cb: ColorBar, x: number, y0: number, y1: number): string {
+  const steps = 32;
+  const h = (y1 - y0 - 16) / steps;
+  const top = y0 + 16;
+  const cells: string[] = [];
+  for (let i = 0; i < steps; i++) {
+    cells.push(el('rect', { x, y: top + (steps - 1 - i) * h, width: 12, height: h + 0.5, fill: cb.color((i + 0.5) / steps) }));
   }
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
-
-/**
- * Element-id prefix. Derived from the chart's content, so output is deterministic and two
- * different charts inlined in one page do not share clip-path ids (identical charts may, harmlessly).
- */
-function chartId(prefix: string | undefined, kind: string, opts: object): string {
-  if (prefix) return prefix.replace(/[^A-Za-z0-9_-]/g, '_');
-  return `mp-${kind}-${hash(JSON.stringify(opts))}`;
-}
-
-interface Frame {
-  readonly width: number;
-  readonly height: number;
-  readonly x0: number;
-  readonly x1: number;
-  readonly y0: number;
-  readonly y1: number;
-}
-
-function svgRoot(kind: string, title: string, width: number, height: number, body: string[]): string {
+  const span = cb.max - cb.min;
+  const ticks = span > 0 ? niceTicks(cb.min, cb.max, 4, false).ticks : [cb.min];
+  const labels = ticks.map((t) => {
+    const y = top + (steps * h) * (span > 0 ? 1 - (t - cb.min) / span : 0.5);
+    return text(formatValue(t), { class: 'tick-label', x: x + 16, y, dy: '0.32em', 'font-size': TICK_FONT, fill: MUTED });
+  });
   return el(
-    'svg',
-    {
-      xmlns: 'http://www.w3.org/2000/svg',
-      class: `chart ${kind}`,
-      width,
-      height,
-      viewBox: `0 0 ${fmtCoord(width)} ${fmtCoord(height)}`,
-      role: 'img',
-      'aria-label': title,
-      'font-family': FONT,
-      'font-size': 12,
-    },
-    el('title', undefined, escapeXml(title)),
-    el('rect', { class: 'background', x: 0, y: 0, width, height, fill: '#ffffff' }),
-    body,
+    'g',
+    { class: 'color-bar', 'data-min': String(cb.min), 'data-max': String(cb.max) },
+    text(cb.title, { class: 'color-bar-title', x: x - 4, y: y0 + 4, 'font-size': TICK_FONT, fill: MUTED }),
+    cells,
+    labels,
   );
-}
-
-function titleText(title: string, width: number): string {
-  if (!title) return '';
-  const maxChars = Math.max(8, Math.floor((width - 20) / (TITLE_FONT * 0.58)));
-  return text(truncate(title, maxChars), {
-    class: 'chart-title',
-    x: width / 2,
-    y: 24,
-    'text-anchor': 'middle',
-    'font-size': TITLE_FONT,
-    'font-weight': 600,
-    fill: TEXT_COLOR,
-  });
-}
-
-interface LegendEntry {
-  readonly name: string;
-  readonly color: string;
-  readonly dash?: string;
-  readonly swatch: 'line' | 'box';
-}
-
-const LEGEND_MAX_CHARS = 28;
-
-function legendWidth(entries: ReadonlyArray<LegendEntry>): number {
-  if (entries.length === 0) return 0;
-  const w = Math.max(...entries.map((e) => estimateTextWidth(truncate(e.name, LEGEND_MAX_CHARS), LEGEND_FONT)));
-  return Math.ceil(30 + w);
-}
-
-interface LegendLayout {
-  readonly positions: ReadonlyArray<readonly [number, number]>;
-  readonly height: number;
-}
-
-function legendItemWidth(e: LegendEntry): number {
-  return 30 + estimateTextWidth(truncate(e.name, LEGEND_MAX_CHARS), LEGEND_FONT) + 18;
-}
-
-/** Flows legend items left to right in rows of at most `maxWidth` px, starting at (x, y). */
-function flowLegend(entries: ReadonlyArray<LegendEntry>, x: number, y: number, maxWidth: number): LegendLayout {
-  const positions: Array<[number, number]> = [];
-  let cx = x;
-  let row = 0;
-  for (const e of entries) {
-    const w = legendItemWidth(e);
-    if (cx > x && cx + w - 18 > x + maxWidth) {
-      row += 1;
-      cx = x;
-    }
-    positions.push([cx, y + row * 20]);
-    cx += w;
-  }
-  return { positions, height: entries.length ? (row + 1) * 20 : 0 };
-}
-
-/** Stacks legend items vertically at (x, y). */
-function stackLegend(entries: ReadonlyArray<LegendEntry>, x: number, y: number): LegendLayout {
-  return { positions: entries.map((_, i) => [x, y + i * 20] as const), height: entries.length * 20 };
-}
-
-/** A right-hand legend is used while it takes at most this share of the chart width. */
-const RIGHT_LEGEND_MAX_SHARE = 0.24;
-
-function legend(entries: ReadonlyArray<LegendEntry>, layout: LegendLayout): string {
-  if (entries.length === 0) return '';
-  const items = entries.map((e, i) => {
-    const [x, y] = layout.positions[i] ?? [0, 0];
-    const cy = y + 8;
-    const swatch =
-      e.swatch === 'line'
-        ? el('line', { x1: x, y1: cy, x2: x + 22, y2: cy, stroke: e.color, 'stroke-width': 2.5, 'stroke-dasharray': e.dash })
-        : el('rect', { x: x + 4, y: cy - 6, width: 14, height: 12, fill: e.color, rx: 1.5 });
-    const label = truncate(e.name, LEGEND_MAX_CHARS);
-    return el(
-      'g',
-      { class: 'legend-item', 'data-series': e.name },
-      label !== e.name ? el('title', undefined, escapeXml(e.name)) : '',
-      swatch,
-      text(label, { x: x + 30, y: cy, dy: '0.35em', 'font-size': LEGEND_FONT, fill: TEXT_COLOR }),
-    );
-  });
-  return el('g', { class: 'legend' }, items);
-}
-
-function axisLabels(frame: Frame, xLabel: string | undefined, yLabel: string | undefined, xLabelY: number): string[] {
-  const out: string[] = [];
-  if (xLabel) {
-    out.push(
-      text(xLabel, {
-        class: 'axis-label x-label',
-        x: (frame.x0 + frame.x1) / 2,
-        y: xLabelY,
-        'text-anchor': 'middle',
-        'font-size': LABEL_FONT,
-        fill: TEXT_COLOR,
-      }),
-    );
-  }
-  if (yLabel) {
-    const cx = 16;
-    const cy = (frame.y0 + frame.y1) / 2;
-    out.push(
-      text(yLabel, {
-        class: 'axis-label y-label',
-        x: cx,
-        y: cy,
-        transform: `rotate(-90 ${fmtCoord(cx)} ${fmtCoord(cy)})`,
-        'text-anchor': 'middle',
-        'font-size': LABEL_FONT,
-        fill: TEXT_COLOR,
-      }),
-    );
-  }
-  return out;
-}
-
-/** Y axis: grid lines, tick marks, labels. Returns [gridMarkup, axisMarkup]. */
-function yAxis(frame: Frame, scale: Scale, ticks: Ticks): [string, string] {
-  const grid: string[] = [];
-  const parts: string[] = [];
-  const labels = formatTicks(ticks.ticks, ticks.step);
-  ticks.ticks.forEach((t, ti) => {
-    const y = scale.map(t);
-    if (y < frame.y0 - 0.5 || y > frame.y1 + 0.5) return;
-    grid.push(el('line', { x1: frame.x0, y1: y, x2: frame.x1, y2: y, stroke: GRID, 'stroke-width': 1 }));
-    parts.push(el('line', { x1: frame.x0 - 5, y1: y, x2: frame.x0, y2: y, stroke: AXIS, 'stroke-width': 1 }));
-    parts.push(
-      text(labels[ti] ?? '', {
-        class: 'tick-label',
-        x: frame.x0 - 8,
-        y,
-        dy: '0.32em',
-        'text-anchor': 'end',
-        'font-size': TICK_FONT,
-        fill: MUTED,
-      }),
-    );
-  });
-  parts.push(el('line', { x1: frame.x0, y1: frame.y0, x2: frame.x0, y2: frame.y1, stroke: AXIS, 'stroke-width': 1 }));
-  return [el('g', { class: 'grid y-grid' }, grid), el('g', { class: 'axis y-axis' }, parts)];
-}
-
-function isMajorLogTick(t: number): boolean {
-  const m = Number((t / 10 ** Math.floor(Math.log10(t) + 1e-12)).toPrecision(6));
-  return m === 1 || m === 2 || m === 5;
-}
-
-/** X axis for numeric (line) charts. Labels that would overlap their predecessor are dropped. */
-function xAxis(frame: Frame, scale: Scale, ticks: Ticks): [string, string] {
-  const grid: string[] = [];
-  const parts: string[] = [];
-  let lastRight = -Infinity;
-  const denseLog = scale.log && ticks.ticks.length > 6;
-  const labels = formatTicks(ticks.ticks, ticks.step);
-  for (const [ti, t] of ticks.ticks.entries()) {
-    const x = scale.map(t);
-    if (x < frame.x0 - 0.5 || x > frame.x1 + 0.5) continue;
-    grid.push(el('line', { x1: x, y1: frame.y0, x2: x, y2: frame.y1, stroke: GRID, 'stroke-width': 1 }));
-    parts.push(el('line', { x1: x, y1: frame.y1, x2: x, y2: frame.y1 + 5, stroke: AXIS, 'stroke-width': 1 }));
-    if (denseLog && !isMajorLogTick(t)) continue;
-    const label = scale.log ? formatValue(t) : (labels[ti] ?? '');
-    const w = estimateTextWidth(label, TICK_FONT);
-    if (x - w / 2 < lastRight + 6) continue;
-    lastRight = x + w / 2;
-    parts.push(
-      text(label, {
-        class: 'tick-label',
-        x,
-        y: frame.y1 + 18,
-        'text-anchor': 'middle',
-        'font-size': TICK_FONT,
-        fill: MUTED,
-      }),
-    );
-  }
-  parts.push(el('line', { x1: frame.x0, y1: frame.y1, x2: frame.x1, y2: frame.y1, stroke: AXIS, 'stroke-width': 1 }));
-  return [el('g', { class: 'grid x-grid' }, grid), el('g', { class: 'axis x-axis' }, parts)];
-}
-
-function noData(frame: Frame): string {
-  return text('no data', {
-    class: 'no-data',
-    x: (frame.x0 + frame.x1) / 2,
-    y: (frame.y0 + frame.y1) / 2,
-    dy: '0.35em',
-    'text-anchor': 'middle',
-    'font-size': 14,
-    'font-style': 'italic',
-    fill: '#888888',
-  });
-}
-
-function validRange(r: readonly [number, number] | undefined, log: boolean): r is readonly [number, number] {
-  if (!r) return false;
-  const [a, b] = r;
-  if (!Number.isFinite(a) || !Number.isFinite(b) || a >= b) return false;
-  return !log || a > 0;
-}
-
-function maxTickLabelWidth(ticks: Ticks): number {
-  let w = 0;
-  for (const l of formatTicks(ticks.ticks, ticks.step)) w = Math.max(w, estimateTextWidth(l, TICK_FONT));
-  return w;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,6 +179,10 @@ export function lineChart(opts: LineChartOptions): string {
       yMax = Math.max(yMax, r.value);
     }
   }
+  for (const b of opts.bands ?? []) {
+    if (nFinite === 0) continue;
+    for (const v of [b.from, b.to]) if (Number.isFinite(v)) [yMin, yMax] = [Math.min(yMin, v), Math.max(yMax, v)];
+  }
   const empty = nFinite === 0;
 
   const yTarget = Math.max(3, Math.round((height - 100) / 55));
@@ -407,17 +193,20 @@ export function lineChart(opts: LineChartOptions): string {
       : niceTicks(yMin, yMax, yTarget);
 
   // Layout.
-  const entries: LegendEntry[] = series.map((s, i) => ({
+  const styles: LegendEntry[] = series.map((s, i) => ({
     name: s.name,
     color: s.color ?? seriesColor(i),
     dash: s.color ? undefined : seriesDash(i),
     swatch: 'line',
   }));
+  const entries = styles.filter((_, i) => series[i]?.legend !== false);
   const legW = legendWidth(entries);
-  const legendRight = legW > 0 && legW <= width * RIGHT_LEGEND_MAX_SHARE;
+  const colorBarW = opts.colorBar ? COLOR_BAR_WIDTH : 0;
+  const legendRight = !opts.colorBar && legW > 0 && legW <= width * RIGHT_LEGEND_MAX_SHARE;
   const marginTop = opts.title ? 44 : 16;
   const marginLeft = Math.ceil((opts.yLabel ? 30 : 8) + 10 + maxTickLabelWidth(yTicks));
-  const marginRight = legendRight ? legW + 24 : 20;
+  const endLabelW = Math.max(0, ...series.map((s) => (s.label ? estimateTextWidth(s.label, 11) + 8 : 0)));
+  const marginRight = (legendRight ? legW + 24 : 20) + colorBarW + Math.min(endLabelW, width * 0.2);
   const axisBlock = opts.xLabel ? 50 : 30;
   const bottomLegend = legendRight ? undefined : flowLegend(entries, marginLeft, 0, width - marginLeft - 20);
   const marginBottom = axisBlock + 6 + (bottomLegend && bottomLegend.height > 0 ? bottomLegend.height + 6 : 0);
@@ -463,8 +252,8 @@ export function lineChart(opts: LineChartOptions): string {
   );
 
   const seriesMarkup = series.map((s, i) => {
-    const color = entries[i]?.color ?? seriesColor(i);
-    const dash = entries[i]?.dash;
+    const color = styles[i]?.color ?? seriesColor(i);
+    const dash = styles[i]?.dash;
     const pts = s.points ?? [];
     const finite = pts.filter(usable);
     const showMarkers = opts.markers ?? finite.length <= MAX_AUTO_MARKERS;
@@ -486,7 +275,7 @@ export function lineChart(opts: LineChartOptions): string {
           d,
           fill: 'none',
           stroke: color,
-          'stroke-width': 2,
+          'stroke-width': s.strokeWidth ?? 2,
           'stroke-linejoin': 'round',
           'stroke-linecap': 'round',
           'stroke-dasharray': dash,
@@ -502,7 +291,7 @@ export function lineChart(opts: LineChartOptions): string {
               class: 'point',
               cx: xs.map(p[0]),
               cy: ys.map(p[1]),
-              r: 3.2,
+              r: s.markerRadius ?? 3.2,
               fill: color,
               stroke: '#ffffff',
               'stroke-width': 1,
@@ -514,10 +303,29 @@ export function lineChart(opts: LineChartOptions): string {
         );
       }
     }
+    const last = finite[finite.length - 1];
+    const endLabel =
+      s.label && last
+        ? text(s.label, { class: 'series-label', x: xs.map(last[0]) + 6, y: ys.map(last[1]), dy: '0.35em', 'font-size': 11, 'font-weight': 600, fill: color })
+        : '';
+    return [
+      el(
+        'g',
+        { class: 'series', 'data-series': s.name, 'data-points': finite.length, 'clip-path': `url(#${clipId})` },
+        children,
+      ),
+      endLabel,
+    ].join('');
+  });
+
+  const bandMarkup = (empty ? [] : (opts.bands ?? [])).filter((b) => Number.isFinite(b.from) && Number.isFinite(b.to)).map((b) => {
+    const ya = Math.max(frame.y0, Math.min(frame.y1, ys.map(Math.max(b.from, b.to))));
+    const yb = Math.max(frame.y0, Math.min(frame.y1, ys.map(Math.min(b.from, b.to))));
     return el(
       'g',
-      { class: 'series', 'data-series': s.name, 'data-points': finite.length, 'clip-path': `url(#${clipId})` },
-      children,
+      { class: 'band', 'data-from': String(b.from), 'data-to': String(b.to) },
+      el('rect', { x: frame.x0, y: ya, width: frame.x1 - frame.x0, height: yb - ya, fill: '#0072B2', 'fill-opacity': 0.1 }),
+      b.label ? text(b.label, { x: frame.x0 + 6, y: yb - 5, 'font-size': 11, fill: MUTED }) : '',
     );
   });
 
@@ -560,12 +368,14 @@ export function lineChart(opts: LineChartOptions): string {
     yAx,
     xAx,
     ...axisLabels(frame, opts.xLabel, opts.yLabel, frame.y1 + 42),
+    ...bandMarkup,
     ...refs,
     el('g', { class: 'series-list' }, seriesMarkup),
     legend(
       entries,
       legendRight ? stackLegend(entries, frame.x1 + 20, frame.y0) : flowLegend(entries, frame.x0, frame.y1 + axisBlock + 4, width - frame.x0 - 20),
     ),
+    opts.colorBar ? colorBar(opts.colorBar, width - COLOR_BAR_WIDTH + 8, frame.y0, frame.y1) : '',
     titleText(opts.title, width),
     empty ? noData(frame) : '',
   ];
@@ -596,6 +406,11 @@ export function barChart(opts: BarChartOptions): string {
       nFinite += 1;
       vMin = Math.min(vMin, v);
       vMax = Math.max(vMax, v);
+      for (const e of [s.lo?.[c], s.hi?.[c]]) {
+        if (typeof e !== 'number' || !Number.isFinite(e)) continue;
+        vMin = Math.min(vMin, e);
+        vMax = Math.max(vMax, e);
+      }
     }
   }
   const empty = nFinite === 0;
@@ -713,12 +528,30 @@ export function barChart(opts: BarChartOptions): string {
           el('title', undefined, escapeXml(`${cat} — ${s.name}: ${formatValue(v)}`)),
         ),
       );
+      const lo = s.lo?.[c];
+      const hi = s.hi?.[c];
+      let whiskerTop = top;
+      if (typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi)) {
+        const cx = x + barW / 2;
+        const [ya, yb] = [ys.map(Math.max(lo, hi)), ys.map(Math.min(lo, hi))];
+        const cap = Math.min(6, barW * 0.3);
+        whiskerTop = Math.min(top, ya);
+        bars.push(
+          el(
+            'g',
+            { class: 'error-bar', 'data-category': cat, 'data-lo': String(lo), 'data-hi': String(hi) },
+            el('line', { x1: cx, y1: ya, x2: cx, y2: yb, stroke: AXIS, 'stroke-width': 1.3 }),
+            el('line', { x1: cx - cap, y1: ya, x2: cx + cap, y2: ya, stroke: AXIS, 'stroke-width': 1.3 }),
+            el('line', { x1: cx - cap, y1: yb, x2: cx + cap, y2: yb, stroke: AXIS, 'stroke-width': 1.3 }),
+          ),
+        );
+      }
       if (showValues) {
         bars.push(
           text(formatValue(v), {
             class: 'bar-value',
             x: x + barW / 2,
-            y: v >= 0 ? top - 4 : top + h + 11,
+            y: v >= 0 ? whiskerTop - 4 : top + h + 11,
             'text-anchor': 'middle',
             'font-size': 10,
             fill: MUTED,

@@ -134,17 +134,41 @@ function renderTable(columns: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
   return `<div class="table-wrap"><table class="${cls}">${head}<tbody>\n${body}\n</tbody></table></div>`;
 }
 
-function keyValueTable(obj: object, cls: string): string {
+/**
+ * A summary value as a reader wants it, chosen by its key: accuracies (fractions) as percent with
+ * 2 decimals, speed-ups with 2 decimals and ×, times with their unit, other floats with 4 significant
+ * digits; lists of records are left to the tables.
+ */
+export function formatSummaryValue(key: string, v: unknown): string {
+  const leaf = key.split('.').pop() ?? key;
+  if (Array.isArray(v) && v.some((x) => x !== null && typeof x === 'object')) return `${v.length} entries (see Tables)`;
+  if (typeof v !== 'number' || !Number.isFinite(v)) return formatCell(v).text;
+  if (/acc/i.test(leaf) && v >= 0 && v <= 1) return `${(100 * v).toFixed(2)} %`;
+  if (/speed-?up/i.test(leaf)) return `${v.toFixed(2)}×`;
+  if (/seconds$/i.test(leaf) || /^stageSeconds\./.test(key)) return `${v.toFixed(1)} s`;
+  if (/minutes$/i.test(leaf)) return `${v.toFixed(1)} min`;
+  if (Number.isInteger(v)) return formatNumber(v);
+  const av = Math.abs(v);
+  return av !== 0 && (av < 1e-3 || av >= 1e6) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+}
+
+function keyValueTable(obj: object, cls: string, format: (key: string, v: unknown) => string = (_k, v) => formatCell(v).text): string {
   const rows = flattenObject(obj).map(([k, v]) => [k, v]);
   if (rows.length === 0) return '<p class="empty">(empty)</p>';
   const body = rows
     .map(([k, v]) => {
       // Values stay left-aligned here: a key/value list mixes text and numbers.
-      const { text } = formatCell(v);
+      const text = format(k as string, v);
       return `<tr><th scope="row"><code>${esc(k)}</code></th><td>${esc(text)}</td></tr>`;
     })
     .join('\n');
   return `<div class="table-wrap"><table class="kv ${cls}"><tbody>\n${body}\n</tbody></table></div>`;
+}
+
+/** The environment as one line of "key value" items (backend, threads, versions, machine). */
+function environmentLine(env: ReportEnvironment): string {
+  const items = flattenObject(env).map(([k, v]) => `<span class="env-item"><span class="env-key">${esc(k)}</span> ${esc(formatCell(v).text)}</span>`);
+  return `<p class="environment">${items.join(' · ')}</p>`;
 }
 
 /** Strips an XML prolog / doctype so an SVG document can be inlined in HTML. */
@@ -192,6 +216,9 @@ table.kv code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, Consolas, mono
 table.kv td { font-variant-numeric: tabular-nums; word-break: break-word; }
 .block { margin-bottom: 22px; }
 .empty { color: var(--muted); font-style: italic; }
+details.config > summary { cursor: pointer; color: var(--accent); margin-bottom: 8px; }
+p.environment { font-size: 12.5px; color: var(--fg); margin: 0; }
+.env-key { color: var(--muted); }
 footer { margin-top: 48px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 @media print { main { max-width: none; padding: 0; } nav.toc { display: none; } figure.chart, table { break-inside: avoid; } }
 `;
@@ -204,7 +231,7 @@ export function renderReport(opts: ReportOptions): string {
   const tables = opts.tables ?? [];
   const sections: Array<{ id: string; title: string; html: string }> = [];
 
-  sections.push({ id: slug('summary', used), title: 'Summary', html: keyValueTable(opts.summary, 'summary') });
+  sections.push({ id: slug('summary', used), title: 'Summary', html: keyValueTable(opts.summary, 'summary', formatSummaryValue) });
 
   if (charts.length > 0) {
     const figs = charts
@@ -236,8 +263,12 @@ export function renderReport(opts: ReportOptions): string {
     sections.push({ id: slug('tables', used), title: 'Tables', html });
   }
 
-  sections.push({ id: slug('configuration', used), title: 'Configuration', html: keyValueTable(opts.config, 'config') });
-  sections.push({ id: slug('environment', used), title: 'Environment', html: keyValueTable(opts.environment, 'environment') });
+  const nConfig = flattenObject(opts.config).length;
+  sections.push({
+    id: slug('configuration', used), title: 'Configuration',
+    html: `<details class="config"><summary>${nConfig} resolved settings (click to show)</summary>\n${keyValueTable(opts.config, 'config')}\n</details>`,
+  });
+  sections.push({ id: slug('environment', used), title: 'Environment', html: environmentLine(opts.environment) });
 
   const toc = sections.map((s) => `<a href="#${s.id}">${esc(s.title)}</a>`).join('');
   const notes =

@@ -5,31 +5,20 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lineChart, barChart, type LineSeries } from './charts.js';
+import { lineChart, barChart } from './charts.js';
 import { writeReport, type ReportChart, type ReportTable } from './html.js';
 import { readMetrics, metricSeries } from './metrics.js';
 import { collectEnvironment } from './environment.js';
+import { selectionCharts, comparisonCharts, metaTrainingCharts, type Selection, type CompareRow, type CompareSummary } from './pipeline-sections.js';
 
 function readJson(file: string): unknown {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown) : undefined;
 }
 
-interface CurvePoint { speedup: number; acc: number }
-interface Member { epoch: number | null; startAcc: number; farAcc: number; eligible: boolean; curves: { model: number; curve: CurvePoint[] }[] }
-interface Selection { chosen: number; original: Member; family: Member[]; rule: string }
-interface CompareRow { arm: string; target: number; accFinal: number; accPruned: number; seed: number }
-interface CompareSummary { arm: string; target: number; mean: number; std: number; n: number; meanPruned: number }
-
-/** Mean curve over models (points matched by index; each model has the same sample points). */
-function meanCurve(m: Member): [number, number][] {
-  const n = Math.min(...m.curves.map((c) => c.curve.length));
-  const out: [number, number][] = [];
-  for (let i = 0; i < n; i++) {
-    const sp = m.curves.reduce((s, c) => s + c.curve[i].speedup, 0) / m.curves.length;
-    const acc = m.curves.reduce((s, c) => s + c.curve[i].acc, 0) / m.curves.length;
-    out.push([sp, 100 * acc]);
-  }
-  return out;
+function numberAt(obj: unknown, ...path: string[]): number | undefined {
+  let v: unknown = obj;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 export function buildRunReport(runDir: string, backend: string): string {
@@ -39,56 +28,26 @@ export function buildRunReport(runDir: string, backend: string): string {
   const charts: ReportChart[] = [];
   const tables: ReportTable[] = [];
 
+  const cmp = (readJson(join(runDir, 'compare.json')) as { value: { rows: CompareRow[]; summary: CompareSummary[] } } | undefined)?.value;
+  if (cmp) {
+    const c = comparisonCharts(cmp.rows ?? [], cmp.summary ?? []);
+    charts.push(...c.charts);
+    tables.push(...c.tables);
+  }
+
   const sel = (readJson(join(runDir, 'selection.json')) as { value: Selection } | undefined)?.value;
   if (sel) {
-    const series: LineSeries[] = [{ name: 'original', points: meanCurve(sel.original) }];
-    for (const m of sel.family) series.push({ name: `epoch ${m.epoch}${m.epoch === sel.chosen ? ' (chosen)' : ''}`, points: meanCurve(m) });
-    charts.push({
-      title: 'Accuracy vs MACs speed-up without finetuning (validation, mean over held-out data models)',
-      svg: lineChart({ title: 'No-finetune pruning curves', xLabel: 'MACs speed-up (×)', yLabel: 'validation accuracy (%)', series }),
-      caption: sel.rule,
-    });
+    charts.push(...selectionCharts(sel, numberAt(config, 'select', 'tolerance'), numberAt(config, 'select', 'farFrom')));
     tables.push({
       title: 'Curve family',
       columns: ['metanetwork epoch', 'unpruned acc (%)', 'mean acc at far speed-ups (%)', 'eligible'],
-      rows: [[`original`, 100 * sel.original.startAcc, 100 * sel.original.farAcc, ''],
-        ...sel.family.map((m) => [String(m.epoch), 100 * m.startAcc, 100 * m.farAcc, m.eligible ? (m.epoch === sel.chosen ? 'chosen' : 'yes') : 'no'])],
-    });
-  }
-
-  const cmp = (readJson(join(runDir, 'compare.json')) as { value: { rows: CompareRow[]; summary: CompareSummary[] } } | undefined)?.value;
-  if (cmp) {
-    const targets = [...new Set(cmp.summary.map((r) => r.target))];
-    const arms = [...new Set(cmp.summary.map((r) => r.arm))];
-    const means = cmp.summary.map((r) => 100 * r.mean);
-    const lo = Math.max(0, Math.floor(Math.min(...means) - 5));
-    charts.push({
-      title: 'Test accuracy after pruning and finetuning (mean over seeds)',
-      svg: barChart({
-        title: 'Comparison of arms', categories: targets.map((t) => `${t}×`), yLabel: 'test accuracy (%)', yRange: [lo, 100],
-        series: arms.map((a) => ({ name: a, values: targets.map((t) => 100 * (cmp.summary.find((r) => r.arm === a && r.target === t)?.mean ?? NaN)) })),
-      }),
-    });
-    tables.push({
-      title: 'Comparison (test accuracy %, mean ± std over seeds)',
-      columns: ['arm', 'target', 'finetuned mean', 'std', 'n', 'right after pruning'],
-      rows: cmp.summary.map((r) => [r.arm, `${r.target}×`, 100 * r.mean, 100 * r.std, r.n, 100 * r.meanPruned]),
+      rows: [[`original`, pct(sel.original.startAcc), pct(sel.original.farAcc), ''],
+        ...sel.family.map((m) => [String(m.epoch), pct(m.startAcc), pct(m.farAcc), m.eligible ? (m.epoch === sel.chosen ? 'chosen' : 'yes') : 'no'])],
     });
   }
 
   const meta = metrics.filter((r) => r['kind'] === 'meta-step');
-  if (meta.length > 0) {
-    charts.push({
-      title: 'Meta-training',
-      svg: lineChart({
-        title: 'Meta-training loss terms', xLabel: 'step', yLabel: 'value',
-        series: [
-          { name: 'Σ CE', points: metricSeries(meta, 'step', 'ce') },
-          { name: 'R', points: metricSeries(meta, 'step', 'r') },
-        ],
-      }),
-    });
-  }
+  if (meta.length > 0) charts.push(...metaTrainingCharts(meta));
   const epochs = metrics.filter((r) => r['kind'] === 'epoch');
   if (epochs.length > 0) {
     charts.push({
@@ -117,4 +76,9 @@ export function buildRunReport(runDir: string, backend: string): string {
     summary, config, charts, tables,
     environment: collectEnvironment({ backend }),
   });
+}
+
+/** A fraction as a percentage string with 2 decimals. */
+function pct(v: number): string {
+  return Number.isFinite(v) ? (100 * v).toFixed(2) : '—';
 }

@@ -276,3 +276,33 @@ export function formatValue(v: number): string {
   if (av !== 0 && av < 1e-3) return v.toExponential(3);
   return stripZeros(v.toPrecision(4));
 }
+
+function parseHex(c: string): [number, number, number] {
+  const m = /^#([0-9a-f]{6})$/i.exec(c);
+  if (!m) return [0, 0, 0];
+  const n = parseInt(m[1] as string, 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+function toHex(rgb: readonly number[]): string {
+  return `#${rgb.map((v) => Math.round(Math.min(255, Math.max(0, v))).toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Mixes a `#rrggbb` colour with white: t = 0 keeps it, t = 1 gives white. */
+export function lighten(color: string, t: number): string {
+  return toHex(parseHex(color).map((v) => v + (255 - v) * t));
+}
+
+/** Viridis stops up to 0.9 (its last yellow is unreadable on white). */
+const SEQUENTIAL: readonly string[] = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#b5de2b'];
+
+/** A colour from a perceptually ordered dark-to-light scale, t in [0, 1] (clamped; NaN gives the start). */
+export function sequentialColor(t: number): string {
+  const u = Number.isFinite(t) ? Math.min(1, Math.max(0, t)) : 0;
+  const pos = u * (SEQUENTIAL.length - 1);
+  const i = Math.min(SEQUENTIAL.length - 2, Math.floor(pos));
+  const a = parseHex(SEQUENTIAL[i] as string);
+  const b = parseHex(SEQUENTIAL[i + 1] as string);
+  const f = pos - i;
+  return toHex(a.map((v, k) => v + ((b[k] as number) - v) * f));
+}

@@ -1,75 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { lineChart, barChart } from '../../src/report/charts.js';
+import { lineChart, barChart, type Point } from '../../src/report/charts.js';
 import { niceTicks, logTicks, formatTicks, escapeXml } from '../../src/report/svg.js';
 
-// ------------------------------------------------------------------------------------------
-// Tiny SVG inspection helpers (regex based: our output has a fixed, attribute-quoted shape).
-// ------------------------------------------------------------------------------------------
-
-interface Group {
-  name: string;
-  body: string;
-  attrs: string;
-}
-
-function seriesGroups(svg: string): Group[] {
-  const out: Group[] = [];
-  const re = /<g class="series" data-series="([^"]*)"([^>]*)>(.*?)<\/g>|<g class="series" data-series="([^"]*)"([^>]*)\/>/gs;
-  for (const m of svg.matchAll(re)) {
-    out.push({ name: m[1] ?? m[4] ?? '', attrs: m[2] ?? m[5] ?? '', body: m[3] ?? '' });
-  }
-  return out;
-}
-
-function attr(tag: string, name: string): string | undefined {
-  return new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
-}
-
-function num(tag: string, name: string): number {
-  const v = attr(tag, name);
-  assert.ok(v !== undefined, `attribute ${name} missing in ${tag}`);
-  return Number(v);
-}
-
-function tags(svg: string, tag: string, cls?: string): string[] {
-  const re = new RegExp(`<${tag}\\b[^>]*>`, 'g');
-  return [...svg.matchAll(re)].map((m) => m[0]).filter((t) => cls === undefined || (attr(t, 'class') ?? '').split(' ').includes(cls));
-}
-
-function plotArea(svg: string): { x: number; y: number; w: number; h: number } {
-  const r = tags(svg, 'rect', 'plot-area')[0];
-  assert.ok(r, 'plot-area rect present');
-  return { x: num(r, 'x'), y: num(r, 'y'), w: num(r, 'width'), h: num(r, 'height') };
-}
-
-function tickLabels(svg: string, axis: 'x-axis' | 'y-axis'): string[] {
-  const m = new RegExp(`<g class="axis ${axis}">(.*?)</g>`, 's').exec(svg);
-  assert.ok(m, `${axis} group present`);
-  return [...(m[1] as string).matchAll(/<text class="tick-label[^"]*"[^>]*>(?:<title>[^<]*<\/title>)?([^<]*)<\/text>/g)].map((x) => x[1] as string);
-}
-
-/** Minimal XML well-formedness check: balanced tags, no raw '<' or '&' in text. */
-function assertWellFormed(xml: string): void {
-  const stack: string[] = [];
-  const re = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|<!--.*?-->/gs;
-  let last = 0;
-  for (const m of xml.matchAll(re)) {
-    const between = xml.slice(last, m.index);
-    assert.ok(!/[<>]/.test(between), `stray markup near: ${between.slice(0, 60)}`);
-    assert.ok(!/&(?!(amp|lt|gt|quot|#39|#\d+);)/.test(between), `unescaped & near: ${between.slice(0, 60)}`);
-    last = (m.index ?? 0) + m[0].length;
-    if (m[0].startsWith('<!--')) continue;
-    const [, close, name, , selfClose] = m;
-    if (selfClose) continue;
-    if (close) assert.equal(stack.pop(), name, `mismatched </${name}>`);
-    else stack.push(name as string);
-  }
-  assert.ok(!/[<>]/.test(xml.slice(last)), 'trailing markup');
-  assert.deepEqual(stack, [], 'all tags closed');
-}
-
-// ------------------------------------------------------------------------------------------
+import { seriesGroups, attr, num, tags, plotArea, tickLabels, assertWellFormed } from './svg-inspect.js';
 
 describe('lineChart', () => {
   const svg = lineChart({
@@ -372,5 +306,73 @@ describe('svg helpers', () => {
 
   test('escapeXml', () => {
     assert.equal(escapeXml(`<a href="x">'&'</a>\u0001`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+});
+
+describe('barChart error bars', () => {
+  const svg = barChart({
+    title: 'acc', categories: ['2×', '3×'], yLabel: '%',
+    series: [
+      { name: 'a', values: [80, 70], lo: [75, 60], hi: [85, 80] },
+      { name: 'b', values: [60, NaN], lo: [58, NaN], hi: [62, NaN] },
+    ],
+  });
+
+  test('one whisker per bar, spanning lo..hi on the bar scale that starts at 0', () => {
+    assertWellFormed(svg);
+    const bars = tags(svg, 'rect', 'bar');
+    const errs = [...svg.matchAll(/<g class="error-bar"[^>]*>(.*?)<\/g>/gs)];
+    assert.equal(bars.length, 3);
+    assert.equal(errs.length, 3);
+    assert.equal(tickLabels(svg, 'y-axis')[0], '0');
+    const area = plotArea(svg);
+    const yOf = (v: number) => area.y + area.h - (v / 100) * area.h; // domain is [0, 100] here
+    assert.equal(tickLabels(svg, 'y-axis').at(-1), '100');
+    const first = tags(errs[0]![1] as string, 'line')[0]!;
+    assert.ok(Math.abs(num(first, 'y1') - yOf(85)) < 0.02 && Math.abs(num(first, 'y2') - yOf(75)) < 0.02);
+    // the whisker stands on its bar's centre
+    const bar = bars[0]!;
+    assert.ok(Math.abs(num(first, 'x1') - (num(bar, 'x') - 0.5 + (num(bar, 'width') + 1) / 2)) < 0.02);
+  });
+
+  test('the y range covers the whiskers', () => {
+    const s = barChart({ title: 't', categories: ['x'], series: [{ name: 'a', values: [10], lo: [5], hi: [140] }] });
+    assert.ok(Number(tickLabels(s, 'y-axis').at(-1)) >= 140);
+  });
+});
+
+describe('lineChart colour bar, end labels and bands', () => {
+  const family = [0, 1, 2].map((e) => ({
+    name: `epoch ${e}`, legend: false, color: `#00000${e}`, points: [[1, 90 - e], [2, 80 - e]] as Point[],
+    ...(e === 1 ? { strokeWidth: 4, label: 'epoch 1 (chosen)' } : {}),
+  }));
+  const svg = lineChart({
+    title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'original', color: '#000000', points: [[1, 95], [2, 70]] }, ...family],
+    colorBar: { title: 'epoch', min: 0, max: 2, color: (t) => (t < 0.5 ? '#111111' : '#eeeeee') },
+    bands: [{ axis: 'y', from: 85, to: 95, label: 'tolerance' }],
+  });
+
+  test('hidden series have no legend entry, the colour bar replaces them', () => {
+    assertWellFormed(svg);
+    const items = [...svg.matchAll(/<g class="legend-item" data-series="([^"]*)"/g)].map((m) => m[1]);
+    assert.deepEqual(items, ['original']);
+    assert.match(svg, /<g class="color-bar" data-min="0" data-max="2">/);
+    const width = num(tags(svg, 'svg')[0]!, 'width');
+    for (const r of tags(svg.slice(svg.indexOf('class="color-bar"')), 'rect')) assert.ok(num(r, 'x') + num(r, 'width') <= width);
+  });
+
+  test('the emphasised series is thicker and labelled at its last point', () => {
+    const widths = seriesGroups(svg).map((g) => num(tags(g.body, 'path', 'line')[0]!, 'stroke-width'));
+    assert.deepEqual(widths, [2, 2, 4, 2]);
+    const label = tags(svg, 'text', 'series-label');
+    assert.equal(label.length, 1);
+    const lastPoint = tags(seriesGroups(svg)[2]!.body, 'circle', 'point').at(-1)!;
+    assert.ok(num(label[0]!, 'x') > num(lastPoint, 'cx'));
+  });
+
+  test('a band is shaded between its bounds', () => {
+    const band = /<g class="band" data-from="85" data-to="95">(<rect[^>]*>)/.exec(svg);
+    assert.ok(band);
+    assert.ok(num(band[1] as string, 'height') > 0);
   });
 });

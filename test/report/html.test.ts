@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderReport, writeReport, flattenObject, formatNumber, type ReportOptions } from '../../src/report/html.js';
+import { renderReport, writeReport, flattenObject, formatNumber, formatSummaryValue, type ReportOptions } from '../../src/report/html.js';
 import { lineChart, barChart } from '../../src/report/charts.js';
 import { collectEnvironment } from '../../src/report/environment.js';
 
@@ -64,12 +64,15 @@ describe('renderReport', () => {
       assert.match(html, new RegExp(`<section id="${id}">`), id);
     }
     // Flattened summary / config keys with formatted values.
-    assert.match(html, /<code>dense\.acc<\/code><\/th><td>0\.9341<\/td>/);
+    assert.match(html, /<code>dense\.acc<\/code><\/th><td>93\.41 %<\/td>/);
+    assert.match(html, /<code>speedup<\/code><\/th><td>2\.12×<\/td>/);
     assert.match(html, /<code>dense\.macs<\/code><\/th><td>125,485,706<\/td>/);
     assert.match(html, /<code>train\.milestones<\/code><\/th><td>\[1, 2\]<\/td>/);
     assert.match(html, /<code>meta\.eps<\/code>/);
-    assert.match(html, /<code>cpu<\/code><\/th><td>Test CPU @ 3GHz<\/td>/);
-    assert.match(html, /<code>metapruneVersion<\/code>/);
+    // Environment in one line; configuration collapsed.
+    assert.match(html, /<p class="environment">[^\n]*<span class="env-key">cpu<\/span> Test CPU @ 3GHz<\/span>/);
+    assert.match(html, /<span class="env-key">metapruneVersion<\/span> 0\.1\.0/);
+    assert.match(html, /<details class="config"><summary>5 resolved settings[^<]*<\/summary>\n<div class="table-wrap"><table class="kv config">/);
     // Data table: header, numeric alignment, escaping, null as em dash.
     assert.match(html, /<th class="num" scope="col">acc<\/th>/);
     assert.match(html, /<td class="num">93\.41<\/td>/);
@@ -119,6 +122,19 @@ describe('writeReport', () => {
 });
 
 describe('helpers', () => {
+  test('formatSummaryValue', () => {
+    assert.equal(formatSummaryValue('comparison.accFinal', 0.83456), '83.46 %');
+    assert.equal(formatSummaryValue('accBefore', 1), '100.00 %');
+    assert.equal(formatSummaryValue('speedup', 2.0049), '2.00×');
+    assert.equal(formatSummaryValue('minutes', 1.234), '1.2 min');
+    assert.equal(formatSummaryValue('stageSeconds.meta-train', 120.25), '120.3 s');
+    assert.equal(formatSummaryValue('reg', 0.000123456789), '1.235e-4');
+    assert.equal(formatSummaryValue('lossRatio', 0.123456789), '0.1235');
+    assert.equal(formatSummaryValue('macs', 125485706), '125,485,706');
+    assert.equal(formatSummaryValue('zoo', [{ a: 1 }, { a: 2 }]), '2 entries (see Tables)');
+    assert.equal(formatSummaryValue('rule', 'text'), 'text');
+  });
+
   test('flattenObject', () => {
     assert.deepEqual(flattenObject({ a: 1, b: { c: [1, 2], d: { e: 'x' } }, f: {} }), [
       ['a', 1],
