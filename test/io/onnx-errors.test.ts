@@ -146,7 +146,7 @@ test('random corruption of real files gives an OnnxError or a valid model, never
 
 // ----------------------------------------------------------------------------- unsupported content
 
-const SUPPORTED = 'supported ops: Conv, BatchNormalization, Relu, Clip, Add, Sum, Sub, Mul, Div, Concat, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Gemm, MatMul, Identity, Dropout, Constant, Pad';
+const SUPPORTED = 'supported ops: Conv, BatchNormalization, Relu, Clip, Add, Sum, Sub, Mul, Div, Concat, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Gemm, MatMul, Identity, Dropout, Constant, Pad, Shape, Gather, Unsqueeze, Squeeze, Slice, Cast';
 
 test('an unknown or unsupported op names the node and op and lists the supported ops', () => {
   const relu = (m: ModelProto) => m.graph!.node!.find((n) => n.name === 'relu3')!;

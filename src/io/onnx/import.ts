@@ -13,7 +13,10 @@
  * - Flatten(axis=1), Reshape to N×features → flatten (or nothing when already flat)
  * - Gemm (alpha/beta folded, transB either way), MatMul by a constant → linear
  * - Pad with symmetric zeros on H, W → absorbed into the padding of the Conv/AveragePool reading it
- * - Identity, Dropout (inference) → dropped; Constant → constant values
+ * - Identity, Dropout (inference) → dropped; Constant → constant values; Identity of a constant
+ *   (PyTorch shares equal constants this way) → that constant
+ * - Shape, Gather, Unsqueeze, Squeeze, Slice, Cast, Concat and Add/Sub/Mul/Div of integer constants:
+ *   shape computations, folded from the static C×H×W (the dynamic batch stays symbolic, fold.ts)
  *
  * Anything else (ops, attributes or attribute values) raises an OnnxError naming the node, the op
  * and the attribute, with the supported set: no model is ever imported with different semantics.
@@ -25,12 +28,14 @@ import { inferNodeShape } from '../../ir/ops.js';
 import { inferShapes } from '../../ir/shapes.js';
 import { OnnxError } from './errors.js';
 import { AttributeType, DataType, decodeModelProto, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
-import { dtypeName, tensorBool, tensorDims, tensorFloats, tensorInts } from './tensors.js';
+import { dtypeName, int64TensorProto, tensorBool, tensorDims, tensorFloats, tensorInts } from './tensors.js';
+import * as fold from './fold.js';
 
 /** ONNX ops the importer maps onto the IR. */
 export const ONNX_SUPPORTED_OPS: readonly string[] = [
   'Conv', 'BatchNormalization', 'Relu', 'Clip', 'Add', 'Sum', 'Sub', 'Mul', 'Div', 'Concat', 'MaxPool', 'AveragePool',
   'GlobalAveragePool', 'ReduceMean', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Identity', 'Dropout', 'Constant', 'Pad',
+  'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Slice', 'Cast',
 ];
 
 /** Default-domain opsets the importer accepts (the operator semantics above are checked for these). */
@@ -50,18 +55,12 @@ const KNOWN_UNSUPPORTED: Record<string, string> = {
   Softmax: 'the IR has no softmax (drop it from the exported model; metaprune models end in logits)',
   LogSoftmax: 'the IR has no log-softmax (drop it from the exported model; metaprune models end in logits)',
   ConvTranspose: 'the IR has no transposed convolution',
-  Shape: 'dynamic shape computation is not supported: export with a static input shape and constant folding (torch.onnx.export(..., do_constant_folding=True) without dynamic_axes on C/H/W)',
-  Gather: 'dynamic shape computation is not supported: export with a static input shape and constant folding',
-  Unsqueeze: 'dynamic shape computation is not supported: export with a static input shape and constant folding',
-  Squeeze: 'the IR has no squeeze (use Flatten after global pooling)',
   Resize: 'the IR has no resize/upsample op',
   Upsample: 'the IR has no resize/upsample op',
   LayerNormalization: 'the IR has no layer normalization',
   InstanceNormalization: 'the IR has no instance normalization',
   Transpose: 'the IR has no transpose',
   Split: 'the IR has no split op',
-  Slice: 'the IR has no slice op',
-  Cast: 'the IR computes in float32 only (no casts)',
   QuantizeLinear: 'quantized models are not supported',
   DequantizeLinear: 'quantized models are not supported',
 };
@@ -582,6 +581,9 @@ function binary(op: 'Add' | 'Sub' | 'Mul' | 'Div'): Handler {
       return addTensors(c, n, [vals[0], vals[1]]);
     }
     const xi = vals[0].kind === 'act' ? 0 : vals[1].kind === 'act' ? 1 : -1;
+    if (xi < 0 && isIntType((vals[0] as ConstValue).tensor) && isIntType((vals[1] as ConstValue).tensor)) {
+      return folding(c, n, () => fold.arith(op, intInput(c, n, 0, 'A'), intInput(c, n, 1, 'B')));
+    }
     if (xi < 0) throw c.nodeError(n, `both inputs are constants; constant folding is not supported`);
     if (xi === 1 && (op === 'Sub' || op === 'Div')) throw c.nodeError(n, `${op} with a constant first operand is not representable`);
     const x = vals[xi] as ActValue;
@@ -613,6 +615,9 @@ function sum(c: Importer, n: NodeProto): void {
 function concat(c: Importer, n: NodeProto): void {
   const a = new Attrs(c, n, { axis: 'int' });
   if (!a.has('axis')) throw c.nodeError(n, `attribute 'axis' is required`);
+  if ((n.input ?? []).every((i) => c.values.get(i)?.kind === 'const')) {
+    return folding(c, n, () => fold.concat((n.input ?? []).map((_, i) => intInput(c, n, i, 'input')), a.int('axis', 0)));
+  }
   const xs = (n.input ?? []).map((_, i) => c.act(n, i));
   xs.forEach((x, i) => c.plain(n, x, n.input![i]));
   const rank = xs[0].shape.length + 1;
@@ -723,7 +728,7 @@ function reshape(c: Importer, n: NodeProto): void {
   const allowZero = a.int('allowzero', 0) !== 0;
   const F = numel(x.shape);
   const full = ['N', ...x.shape];
-  const batchOk = (d: number) => (d === 0 && !allowZero) || d === -1 || (typeof c.batch === 'number' && d === c.batch);
+  const batchOk = (d: number) => (d === 0 && !allowZero) || d === -1 || d === fold.BATCH_DIM || (typeof c.batch === 'number' && d === c.batch);
   const resolve = (t: number[]): number[] | null => {
     // per-sample dims of the target, when its first dim keeps the batch
     if (t.length === 0 || !batchOk(t[0])) return null;
@@ -833,6 +838,12 @@ function pad(c: Importer, n: NodeProto): void {
 
 function identity(c: Importer, n: NodeProto): void {
   new Attrs(c, n, {});
+  const v = c.values.get((n.input ?? [])[0] ?? '');
+  if (v?.kind === 'const') { // PyTorch's exporter shares equal constants through Identity nodes
+    c.define(n, v);
+    c.dropped.push(c.label(n));
+    return;
+  }
   c.alias(n, c.act(n, 0));
 }
 
@@ -857,10 +868,93 @@ function constant(c: Importer, n: NodeProto): void {
   c.dropped.push(c.label(n));
 }
 
+// ----------------------------------------------------------------------------- shape computation (folded)
+
+const isIntType = (t: TensorProto) => t.data_type === DataType.INT64 || t.data_type === DataType.INT32;
+
+/** The i-th input of n as an integer constant (a shape, indices, axes). */
+function intInput(c: Importer, n: NodeProto, i: number, what: string): fold.IntTensor {
+  const k = c.constant(n, i, what);
+  return { dims: tensorDims(k.tensor), data: c.ints(n, k, what) };
+}
+
+/** Runs a fold, turning its errors into errors naming the node. */
+function folding(c: Importer, n: NodeProto, f: () => fold.IntTensor): void {
+  let t: fold.IntTensor;
+  try {
+    t = f();
+  } catch (e) {
+    if (e instanceof fold.FoldError) throw c.nodeError(n, `cannot fold this shape computation: ${e.message}`);
+    throw e;
+  }
+  const name = (n.output ?? [])[0] ?? '';
+  c.define(n, { kind: 'const', tensor: int64TensorProto(name, t.dims, t.data), origin: `shape computation '${c.label(n)}'` });
+  c.dropped.push(c.label(n));
+}
+
+/** Axes of Unsqueeze/Squeeze/ReduceX: an attribute before opset 13, an input from 13 on. */
+function axesOf(c: Importer, n: NodeProto, a: Attrs): number[] | undefined {
+  if (c.opset < 13) return a.ints('axes');
+  const k = c.constant(n, 1, 'axes', true);
+  return k === undefined ? undefined : c.ints(n, k, 'axes');
+}
+
+function shapeOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, { start: 'int', end: 'int' });
+  const x = c.act(n, 0);
+  folding(c, n, () => fold.shapeOf(x.shape, a.int('start', 0), a.has('end') ? a.int('end', 0) : undefined));
+}
+
+function gatherOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, { axis: 'int' });
+  const v = c.values.get((n.input ?? [])[0] ?? '');
+  if (v?.kind === 'act') throw c.nodeError(n, `Gather of a computed tensor is not representable (only shape computations, folded at import, are)`);
+  folding(c, n, () => fold.gather(intInput(c, n, 0, 'data'), intInput(c, n, 1, 'indices'), a.int('axis', 0)));
+}
+
+function unsqueezeOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, c.opset < 13 ? { axes: 'ints' } : {});
+  const axes = axesOf(c, n, a);
+  if (axes === undefined) throw c.nodeError(n, `axes are required`);
+  folding(c, n, () => fold.unsqueeze(intInput(c, n, 0, 'data'), axes));
+}
+
+function squeezeOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, c.opset < 13 ? { axes: 'ints' } : {});
+  const v = c.values.get((n.input ?? [])[0] ?? '');
+  const axes = axesOf(c, n, a);
+  if (v?.kind === 'act') {
+    // N×C×1×1 → N×C after global pooling is the IR's own layout of pooled features
+    const rank = v.shape.length + 1;
+    const norm = (axes ?? [2, 3]).map((d) => (d < 0 ? d + rank : d)).sort();
+    if (v.irShape.length === 1 && v.shape.length === 3 && norm.length === 2 && norm[0] === 2 && norm[1] === 3) return c.alias(n, v, [...v.irShape]);
+    throw c.nodeError(n, `Squeeze of [N, ${v.shape.join(', ')}] on axes ${axes === undefined ? '(all 1s)' : fmt(axes)}: only squeezing globally pooled N×C×1×1 features to N×C is supported`);
+  }
+  folding(c, n, () => fold.squeeze(intInput(c, n, 0, 'data'), axes));
+}
+
+function sliceOp(c: Importer, n: NodeProto): void {
+  new Attrs(c, n, {});
+  const v = c.values.get((n.input ?? [])[0] ?? '');
+  if (v?.kind === 'act') throw c.nodeError(n, `Slice of a computed tensor is not representable (only shape computations, folded at import, are)`);
+  const opt = (i: number, what: string) => (c.constant(n, i, what, true) === undefined ? undefined : intInput(c, n, i, what).data);
+  folding(c, n, () => fold.slice(intInput(c, n, 0, 'data'), intInput(c, n, 1, 'starts').data, intInput(c, n, 2, 'ends').data, opt(3, 'axes'), opt(4, 'steps')));
+}
+
+function castOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, { to: 'int', saturate: 'int' });
+  const v = c.values.get((n.input ?? [])[0] ?? '');
+  const to = a.int('to', 0);
+  if (v?.kind === 'const' && isIntType(v.tensor) && (to === DataType.INT64 || to === DataType.INT32)) return folding(c, n, () => intInput(c, n, 0, 'input'));
+  if (v?.kind === 'act' && to === DataType.FLOAT) return c.alias(n, v);
+  throw c.nodeError(n, `Cast to ${dtypeName(to)} is not representable (metaprune computes in float32; only integer shape computations are folded)`);
+}
+
 const HANDLERS: Record<string, Handler> = {
   Conv: conv, BatchNormalization: batchNorm, Relu: relu, Clip: clip, Add: binary('Add'), Sub: binary('Sub'), Mul: binary('Mul'), Div: binary('Div'),
   Sum: sum, Concat: concat, MaxPool: pool('maxpool'), AveragePool: pool('avgpool'), GlobalAveragePool: globalAveragePool, ReduceMean: reduceMean,
   Flatten: flattenOp, Reshape: reshape, Gemm: gemm, MatMul: matmul, Identity: identity, Dropout: dropout, Constant: constant, Pad: pad,
+  Shape: shapeOp, Gather: gatherOp, Unsqueeze: unsqueezeOp, Squeeze: squeezeOp, Slice: sliceOp, Cast: castOp,
 };
 
 // ----------------------------------------------------------------------------- model level
