@@ -14,6 +14,7 @@
  */
 
 import { editDistance } from './suggest.js';
+import { constraintMessage, describeConstraint, satisfies, type Constraint } from './constraints.js';
 
 export type FlagType = 'boolean' | 'string' | 'number';
 export type FlagValue = boolean | string | number | string[] | number[] | undefined;
@@ -28,6 +29,8 @@ export interface FlagSpec {
   readonly default?: boolean | string | number;
   /** Allow repeating; the value becomes an array (string/number flags only). */
   readonly multiple?: boolean;
+  /** Range / whole numbers / choices, checked while parsing (each value of a repeatable flag). */
+  readonly check?: Constraint;
 }
 
 export interface PositionalSpec {
@@ -109,7 +112,8 @@ function flagLine(name: string, f: FlagSpec): string {
   const left = `  ${short}--${name}${val}`;
   const def = f.default !== undefined && f.type !== 'boolean' ? ` (default: ${String(f.default)})` : '';
   const rep = f.multiple ? ' (repeatable)' : '';
-  return `${left.padEnd(30)} ${f.description ?? ''}${def}${rep}`.trimEnd();
+  const range = f.check && f.check.choices === undefined ? ` [${describeConstraint(f.check)}]` : '';
+  return `${left.padEnd(30)} ${f.description ?? ''}${def}${rep}${range}`.trimEnd();
 }
 
 /** Help text for the whole program, or for one command. */
@@ -182,6 +186,7 @@ export function parseArgs(argv: readonly string[], spec: ArgSpec): ParsedArgs {
     return raw;
   };
   const store = (name: string, f: FlagSpec, v: boolean | string | number): void => {
+    if (f.check !== undefined && !satisfies(v, f.check)) throw new UsageError(`option --${name} ${constraintMessage(v, f.check)}`, usage());
     if (f.multiple && f.type !== 'boolean') {
       const prev = values[name];
       values[name] = (Array.isArray(prev) ? [...prev, v] : [v]) as string[] | number[];

@@ -1,6 +1,7 @@
 /** Helpers shared by CLI commands: config resolution from --config + flags + key=value overrides. */
 import { flagString, type FlagSpec, type ParsedArgs } from './args.js';
-import { loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
+import { CONFIG_RULES } from './config-rules.js';
 
 export const CONFIG_FLAG: Record<string, FlagSpec> = {
   config: { type: 'string', short: 'c', valueName: 'FILE', description: 'JSON or YAML config file (key=value overrides apply on top)' },
@@ -17,5 +18,12 @@ export function resolveConfig<T extends object>(defaults: T, args: ParsedArgs, f
     if (v === undefined || v === false) continue;
     sugar.push(`${key}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
   }
-  return loadConfig(defaults, flagString(args, 'config'), [...sugar, ...args.overrides]);
+  try {
+    return loadConfig(defaults, flagString(args, 'config'), [...sugar, ...args.overrides], CONFIG_RULES);
+  } catch (e) {
+    // Name the flag the user typed when the bad value came from one (e.g. --epochs 0).
+    const flag = e instanceof ConfigError ? Object.entries(flagToKey).find(([f, k]) => k === e.key && args.flags[f] !== undefined)?.[0] : undefined;
+    if (flag !== undefined && e instanceof ConfigError) throw new ConfigError(`option --${flag}: ${e.message}`, { key: e.key });
+    throw e;
+  }
 }

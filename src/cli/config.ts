@@ -17,8 +17,13 @@
  *
  * Unknown keys are rejected with the closest matches and the list of valid keys; wrong types name
  * the key and the expected type; syntax errors name the file, line and column.
+ *
+ * A rule table ({@link ConfigRules}) narrows the types: ranges, whole numbers, string choices. Its
+ * keys are dotted key suffixes (`epochs` matches `train.epochs` and `zoo.recipe.epochs`); the longest
+ * matching suffix wins, and a list's rule applies to each element.
  */
 import { editDistance } from './suggest.js';
+import { constraintMessage, describeConstraint, satisfies, type Constraint } from './constraints.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { LineCounter, isMap, isScalar, parse as parseYaml, parseDocument } from 'yaml';
@@ -669,23 +674,58 @@ export function mergeConfig<T extends object>(defaults: T, value: unknown, sourc
  * (`key=value` strings with dotted keys, applied in order). Everything is validated against the
  * defaults; `defaults` is never modified. Throws {@link ConfigError}.
  */
-export function loadConfig<T extends object>(defaults: T, file?: string, overrides: readonly string[] = []): T {
+export function loadConfig<T extends object>(defaults: T, file?: string, overrides: readonly string[] = [], rules: ConfigRules = {}): T {
   let config: T = cloneData(defaults);
   if (file !== undefined && file !== '') {
     const parsed = readConfigFile(file);
     config = mergeConfig(defaults, parsed.value, file, parsed.locate);
   }
-  return applyOverrides(defaults, config, overrides);
+  const out = applyOverrides(defaults, config, overrides);
+  checkRules(defaults, out, rules);
+  return out;
+}
+
+/** Constraints by dotted key suffix; see the module comment. */
+export type ConfigRules = Readonly<Record<string, Constraint>>;
+
+/** The rule for a dotted key: the one whose key is the longest dotted suffix of it. */
+export function ruleFor(rules: ConfigRules, key: string): Constraint | undefined {
+  let best: string | undefined;
+  for (const r of Object.keys(rules)) {
+    if ((key === r || key.endsWith(`.${r}`)) && (best === undefined || r.length > best.length)) best = r;
+  }
+  return best !== undefined ? rules[best] : undefined;
+}
+
+/** Checks every leaf of a merged config against the rules; throws ConfigError naming the key. */
+export function checkRules(defaults: object, config: object, rules: ConfigRules, source?: string): void {
+  const walk = (def: unknown, value: unknown, path: string[]): void => {
+    if (kindOf(def) === 'section') {
+      for (const [k, d] of Object.entries(def as object)) walk(d, (value as Record<string, unknown>)[k], [...path, k]);
+      return;
+    }
+    const key = joinPath(path);
+    const rule = ruleFor(rules, key);
+    if (rule === undefined) return;
+    const values = Array.isArray(value) ? value : [value];
+    values.forEach((v, i) => {
+      if (satisfies(v, rule)) return;
+      const at = Array.isArray(value) ? `${key}[${i}]` : key;
+      throw new ConfigError(`${source !== undefined ? `${source}: ` : ''}config key '${at}': ${constraintMessage(v, rule)}`, { key, ...(source !== undefined ? { file: source } : {}) });
+    });
+  };
+  walk(defaults, config, []);
 }
 
 /** Human-readable list of all config keys with their types and defaults (for --help). */
-export function describeConfig(defaults: object): string {
+export function describeConfig(defaults: object, rules: ConfigRules = {}): string {
   const lines: string[] = [];
   const walk = (obj: object, prefix: string[]): void => {
     for (const [k, v] of Object.entries(obj)) {
       const p = [...prefix, k];
+      const rule = ruleFor(rules, joinPath(p));
       if (kindOf(v) === 'section') walk(v as object, p);
-      else lines.push(`  ${joinPath(p).padEnd(28)} ${kindName(v).padEnd(16)} default: ${JSON.stringify(v)}`);
+      else lines.push(`  ${joinPath(p).padEnd(28)} ${kindName(v).padEnd(16)} default: ${JSON.stringify(v)}${rule ? `; ${describeConstraint(rule)}` : ''}`);
     }
   };
   walk(defaults, []);

@@ -142,6 +142,31 @@ function maxLabel(...parts: Uint8Array[]): number {
   return m;
 }
 
+/** A split without images trains on NaN or reports 0 % accuracy: refuse it up front. */
+function checkSplitsNotEmpty(where: string, raw: { train: RawImages; test: RawImages }): void {
+  for (const [name, r] of [['training', raw.train], ['test', raw.test]] as const) {
+    if (r.n === 0) throw new DataError(`${where}: the ${name} split has no images; expected at least one`, { file: where });
+  }
+}
+
+/**
+ * With the class count inferred as max label + 1, a stray label (e.g. 255 among 0..9) would build a
+ * 256-class model silently: every class up to the largest label must have a training image.
+ */
+function checkClassesPresent(where: string, labels: Uint8Array, top: number): void {
+  const seen = new Uint8Array(top + 1);
+  for (let i = 0; i < labels.length; i++) seen[labels[i]!] = 1;
+  const missing: number[] = [];
+  for (let c = 0; c <= top; c++) if (seen[c] === 0) missing.push(c);
+  if (missing.length === 0) return;
+  const shown = missing.length > 5 ? `${missing.slice(0, 5).join(', ')}, … (${missing.length} in all)` : missing.join(', ');
+  throw new DataError(
+    `${where}: the largest label is ${top} (${top + 1} classes) but classes ${shown} have no training image; ` +
+      `expected labels 0..K-1 with every class present (or give classNames)`,
+    { file: where },
+  );
+}
+
 function specObject(spec: DatasetSpec): Exclude<DatasetSpec, string> {
   return typeof spec === 'string' ? { kind: spec } : spec;
 }
@@ -160,19 +185,23 @@ export function loadDataset(spec: DatasetSpec = EMBEDDED_NAME): DatasetSplits {
     }
     case 'idx': {
       const raw = readIdxDir(s.dir);
+      checkSplitsNotEmpty(s.dir, raw);
       const top = maxLabel(raw.train.labels, raw.test.labels);
       const numClasses = s.classNames !== undefined ? s.classNames.length : top + 1;
       if (top >= numClasses) {
         throw new DataError(`${s.dir}: label ${top} found but only ${numClasses} class names were given`, { file: s.dir });
       }
+      if (s.classNames === undefined) checkClassesPresent(s.dir, raw.train.labels, top);
       return fromRaw(s.name ?? 'idx', raw, numClasses, s.classNames, s.normalize);
     }
     case 'cifar10': {
       const r = readCifar10Dir(s.dir);
+      checkSplitsNotEmpty(s.dir, r);
       return fromRaw('cifar10', r, 10, r.classNames, s.normalize);
     }
     case 'cifar100': {
       const r = readCifar100Dir(s.dir);
+      checkSplitsNotEmpty(s.dir, r);
       if (s.labels === 'coarse') {
         const coarse = (x: typeof r.train): RawImages => ({ ...x, labels: x.coarseLabels ?? x.labels });
         return fromRaw('cifar100-coarse', { train: coarse(r.train), test: coarse(r.test) }, 20, r.coarseClassNames, s.normalize);

@@ -176,3 +176,24 @@ test('IDX directory (MNIST layout, mixed gz/raw) loads as a normalized Dataset',
     assert.throws(() => readIdxDir(dir), dataError(/missing IDX file: expected one of train-images-idx3-ubyte, /));
   });
 });
+
+test('IDX edge cases: an empty split and a stray label are clear errors, not NaN training or a 256-class model', () => {
+  withDir((dir) => {
+    const write = (trainN: number, trainLabels: number[], testN: number, testLabels: number[]) => {
+      writeFileSync(join(dir, 'train-images-idx3-ubyte'), handIdx3(trainN, 4, 4, (i) => i & 0xff));
+      writeFileSync(join(dir, 'train-labels-idx1-ubyte'), handIdx1(trainLabels));
+      writeFileSync(join(dir, 't10k-images-idx3-ubyte'), handIdx3(testN, 4, 4, (i) => i & 0xff));
+      writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), handIdx1(testLabels));
+    };
+    write(0, [], 2, [0, 1]);
+    assert.throws(() => loadDataset({ kind: 'idx', dir }), dataError(/the training split has no images; expected at least one/, dir));
+    write(4, [0, 1, 0, 1], 0, []);
+    assert.throws(() => loadDataset({ kind: 'idx', dir }), dataError(/the test split has no images/, dir));
+    write(4, [0, 1, 255, 1], 2, [0, 1]);
+    assert.throws(() => loadDataset({ kind: 'idx', dir }), dataError(/largest label is 255 \(256 classes\) but classes 2, 3, 4, 5, 6, … \(253 in all\) have no training image/, dir));
+    // With class names the count is given, so a missing class is allowed.
+    write(4, [0, 1, 0, 1], 2, [0, 1]);
+    assert.equal(loadDataset({ kind: 'idx', dir, classNames: ['a', 'b', 'c'] }).train.numClasses, 3);
+    assert.equal(loadDataset({ kind: 'idx', dir }).train.numClasses, 2);
+  });
+});

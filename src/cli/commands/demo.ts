@@ -2,6 +2,7 @@
 import type { Command } from '../command.js';
 import { CONFIG_FLAG, resolveConfig } from '../common.js';
 import { describeConfig } from '../config.js';
+import { CONFIG_RULES } from '../config-rules.js';
 import { flagBoolean } from '../args.js';
 import { Progress } from '../progress.js';
 import { RunDir } from '../../report/run-dir.js';
@@ -20,7 +21,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
         out: { type: 'string', short: 'o', valueName: 'DIR', description: 'run directory (re-running resumes it)' },
         model: { type: 'string', description: 'architecture of the data models' },
       },
-      epilog: `Examples:\n  metaprune ${name} --quick\n  metaprune ${name} meta.epochs=60 select.tolerance=0.03\n\nStages: zoo (data models) → meta-train → select (checkpoint by no-finetune curves on validation data) → compare (a) metanetwork, (b) prune only, (c) sparse training, on test data.\n\nConfig keys:\n${describeConfig(defaults)}`,
+      epilog: `Examples:\n  metaprune ${name} --quick\n  metaprune ${name} meta.epochs=60 select.tolerance=0.03\n\nStages: zoo (data models) → meta-train → select (checkpoint by no-finetune curves on validation data) → compare (a) metanetwork, (b) prune only, (c) sparse training, on test data.\n\nConfig keys:\n${describeConfig(defaults, CONFIG_RULES)}`,
     },
     async run(args, ctx) {
       let cfg = resolveConfig(defaults, args, { out: 'out', model: 'zoo.model' });

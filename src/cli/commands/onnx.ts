@@ -5,6 +5,7 @@
  */
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command, CliContext } from '../command.js';
+import { CONFIG_RULES } from '../config-rules.js';
 import { UsageError, flagBoolean, flagList, flagNumber, flagString } from '../args.js';
 import { countOps, formatCount } from '../../ir/count.js';
 import type { ModelGraph, Params } from '../../ir/graph.js';
@@ -76,21 +77,21 @@ export const onnxPruneCommand: Command = {
     positionals: [{ name: 'model', description: 'the .onnx model' }],
     overrides: false,
     flags: {
-      speedup: { type: 'number', default: 2, description: 'target MACs speed-up' },
+      speedup: { type: 'number', default: 2, description: 'target MACs speed-up', check: CONFIG_RULES.speedup },
       out: { type: 'string', short: 'o', valueName: 'FILE', description: 'pruned model path (default: <model>-pruned.onnx)' },
-      importance: { type: 'string', default: 'l2', description: `channel importance: ${IMPORTANCE_NAMES.join(' | ')}` },
-      'iterative-steps': { type: 'number', default: 200, description: 'steps of the progressive schedule' },
-      'round-to': { type: 'number', default: 1, description: 'keep channel counts multiples of this' },
+      importance: { type: 'string', default: 'l2', description: `channel importance: ${IMPORTANCE_NAMES.join(' | ')}`, check: CONFIG_RULES.importance },
+      'iterative-steps': { type: 'number', default: 200, description: 'steps of the progressive schedule', check: CONFIG_RULES.iterativeSteps },
+      'round-to': { type: 'number', default: 1, description: 'keep channel counts multiples of this', check: CONFIG_RULES.roundTo },
       data: { type: 'string', valueName: 'SPEC', description: 'dataset to measure accuracy before/after (fashion-mnist-14, idx:DIR, cifar10:DIR, cifar100:DIR)' },
-      'finetune-epochs': { type: 'number', default: 0, description: 'finetune epochs after pruning (needs --data)' },
-      lr: { type: 'number', default: 0.01, description: 'finetune learning rate' },
-      opset: { type: 'number', description: `opset of the written model (default: the input's, within ${ONNX_OPSET_RANGE[0]}–${ONNX_OPSET_RANGE[1]})` },
+      'finetune-epochs': { type: 'number', default: 0, description: 'finetune epochs after pruning (needs --data)', check: CONFIG_RULES.finetuneEpochs },
+      lr: { type: 'number', default: 0.01, description: 'finetune learning rate', check: CONFIG_RULES.lr },
+      opset: { type: 'number', description: `opset of the written model (default: the input's, within ${ONNX_OPSET_RANGE[0]}–${ONNX_OPSET_RANGE[1]})`, check: { integer: true, min: ONNX_OPSET_RANGE[0], max: ONNX_OPSET_RANGE[1] } },
       batch: { type: 'string', description: "batch dimension of the written model: a symbolic name or a size (default N)" },
-      runs: { type: 'number', default: 20, description: 'timed onnxruntime runs per latency figure (median reported)' },
-      'latency-batch': { type: 'number', multiple: true, description: 'batch sizes for latency (default 1 and 32)' },
+      runs: { type: 'number', default: 20, description: 'timed onnxruntime runs per latency figure (median reported)', check: { integer: true, min: 1, max: 10_000 } },
+      'latency-batch': { type: 'number', multiple: true, description: 'batch sizes for latency (default 1 and 32)', check: { integer: true, min: 1, max: 1024 } },
       'no-latency': { type: 'boolean', description: 'skip the onnxruntime latency measurement' },
-      threads: { type: 'number', description: "onnxruntime intra-op threads for latency (default: onnxruntime's choice)" },
-      seed: { type: 'number', default: 0, description: 'seed (random importance, finetuning)' },
+      threads: { type: 'number', description: "onnxruntime intra-op threads for latency (default: onnxruntime's choice)", check: { integer: true, min: 1, max: 256 } },
+      seed: { type: 'number', default: 0, description: 'seed (random importance, finetuning)', check: CONFIG_RULES.seed },
     },
     epilog: 'Examples:\n  metaprune prune-onnx model.onnx --speedup 2 --out model-pruned.onnx\n' +
       '  metaprune prune-onnx resnet.onnx --speedup 3 --data cifar10:data/cifar10 --finetune-epochs 2\n' +
@@ -99,15 +100,12 @@ export const onnxPruneCommand: Command = {
   async run(args, ctx: CliContext) {
     const path = modelArg(args);
     const speedup = flagNumber(args, 'speedup') ?? 2;
-    if (!(speedup > 1)) throw new UsageError(`--speedup must be > 1, got ${speedup}`);
     const out = flagString(args, 'out') ?? join(dirname(path), `${basename(path, extname(path))}-pruned.onnx`);
     const seed = flagNumber(args, 'seed') ?? 0;
     const importanceName = flagString(args, 'importance') ?? 'l2';
-    if (!(IMPORTANCE_NAMES as readonly string[]).includes(importanceName)) throw new UsageError(`--importance '${importanceName}': choose ${IMPORTANCE_NAMES.join(', ')}`);
     const importance = importanceByName(importanceName, seed);
     const batch = parseBatch(flagString(args, 'batch'));
     const runs = flagNumber(args, 'runs') ?? 20;
-    if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs must be a positive integer, got ${runs}`);
     const latencyBatches = flagList(args, 'latency-batch').map(Number);
     const batches = latencyBatches.length > 0 ? latencyBatches : [1, 32];
     const dataSpec = flagString(args, 'data');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { CONFIG_FLAG, resolveConfig } from '../common.js';
 import { describeConfig } from '../config.js';
+import { CONFIG_RULES } from '../config-rules.js';
 import { RunDir } from '../../report/run-dir.js';
 import { loadCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
 import { countOps, formatCount } from '../../ir/count.js';
@@ -57,7 +58,7 @@ export const pruneCommand: Command = {
       'finetune-epochs': { type: 'number', description: 'finetune epochs after pruning' },
       out: { type: 'string', short: 'o', valueName: 'DIR', description: 'run directory' },
     },
-    epilog: `Examples:\n  metaprune prune --checkpoint runs/train/checkpoints/epoch_4 --speedup 2 --finetune-epochs 2\n  metaprune prune --checkpoint runs/train/checkpoints/epoch_4 --metanet runs/demo/meta/metanet_epoch_29 --speedup 3\n\nConfig keys:\n${describeConfig(DEFAULT_PRUNE_RUN)}`,
+    epilog: `Examples:\n  metaprune prune --checkpoint runs/train/checkpoints/epoch_4 --speedup 2 --finetune-epochs 2\n  metaprune prune --checkpoint runs/train/checkpoints/epoch_4 --metanet runs/demo/meta/metanet_epoch_29 --speedup 3\n\nConfig keys:\n${describeConfig(DEFAULT_PRUNE_RUN, CONFIG_RULES)}`,
   },
   run(args, ctx) {
     const cfg = resolveConfig(DEFAULT_PRUNE_RUN, args, {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { CONFIG_FLAG, resolveConfig } from '../common.js';
 import { describeConfig } from '../config.js';
+import { CONFIG_RULES } from '../config-rules.js';
 import { flagBoolean } from '../args.js';
 import { Progress } from '../progress.js';
 import { RunDir } from '../../report/run-dir.js';
@@ -24,7 +25,7 @@ export const trainCommand: Command = {
       out: { type: 'string', short: 'o', valueName: 'DIR', description: 'run directory' },
       resume: { type: 'boolean', description: 'continue from the last checkpoint in --out' },
     },
-    epilog: `Examples:\n  metaprune train\n  metaprune train --model resnet20 --data cifar10:~/cifar train.epochs=30 train.lr=0.1\n\nConfig keys:\n${describeConfig(DEFAULT_TRAIN_RUN)}`,
+    epilog: `Examples:\n  metaprune train\n  metaprune train --model resnet20 --data cifar10:~/cifar train.epochs=30 train.lr=0.1\n\nConfig keys:\n${describeConfig(DEFAULT_TRAIN_RUN, CONFIG_RULES)}`,
   },
   run(args, ctx) {
     const cfg = resolveConfig(DEFAULT_TRAIN_RUN, args, { model: 'model', data: 'data', epochs: 'train.epochs', seed: 'train.seed', out: 'out' });
