@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { loadRecipe, defaultWorkers, runJobs, type DataRecipe } from './workers.js';
+import { loadRecipe, defaultWorkers, runJobs, type DataRecipe, type JobQueueTarget, type QueueProgress } from './workers.js';
 import { assertZooResumable, buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
 import { assertMetaResumable, metaTrain, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
 import { selectJobs, runSelectJob, chooseCheckpoint, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './select.js';
@@ -24,6 +24,8 @@ export interface PipelineConfig {
   valImages: number;
   /** Worker threads for independent jobs such as zoo models (0: METAPRUNE_WORKERS or all cores). */
   workers: number;
+  /** Run independent jobs on `metaprune worker` processes through this Redis URL ('' : locally). */
+  queue: string;
   zoo: ZooConfig;
   meta: MetaTrainConfig;
   select: SelectConfig & { models: number; every: number };
@@ -35,6 +37,7 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   data: 'fashion-mnist-14',
   valImages: 2000,
   workers: 0,
+  queue: '',
   zoo: DEFAULT_ZOO,
   meta: DEFAULT_META_TRAIN,
   select: {
@@ -67,6 +70,7 @@ export interface PipelineHooks {
   member?(m: CurveFamilyMember): void;
   compareRow?(r: CompareRow): void;
   log?(record: Record<string, unknown>): void;
+  queueProgress?(p: QueueProgress): void;
 }
 
 export type Stage = 'zoo' | 'meta-train' | 'select' | 'compare';
@@ -122,7 +126,8 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const { train, val, test } = loadRecipe(recipe);
   hooks.stage?.('zoo', `${cfg.zoo.count} data models of ${cfg.zoo.model}`);
   const workers = cfg.workers > 0 ? cfg.workers : defaultWorkers();
-  const zoo = await buildZoo(cfg.zoo, { train, test }, join(cfg.out, 'zoo'), { onModel: hooks.zooModel }, { workers, loadData: recipe });
+  const queue: JobQueueTarget | undefined = cfg.queue === '' ? undefined : { url: cfg.queue, onProgress: hooks.queueProgress };
+  const zoo = await buildZoo(cfg.zoo, { train, test }, join(cfg.out, 'zoo'), { onModel: hooks.zooModel }, { workers, loadData: recipe, queue });
   const trainModels = zoo.entries.filter((e) => e.split === 'train').map((e) => loadDataModel(zoo, e));
   const heldOut = zoo.entries.filter((e) => e.split === 'heldout');
   if (until === 'zoo') return { zoo, stage: 'zoo' };
@@ -137,7 +142,7 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const selCfg: SelectConfig = { ...cfg.select, epochs: selectionEpochs(cfg) };
   const selection = await cached(join(cfg.out, 'selection.json'), { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, async () => {
     const members = await runJobs('select', selectJobs((e) => metanetPath(metaDir, e), zoo.dir, selModels, selCfg), {
-      workers, recipe, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m),
+      workers, recipe, queue, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m),
     });
     return chooseCheckpoint(members, selCfg);
   });
@@ -147,7 +152,7 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const compareCfg: CompareConfig = { ...cfg.compare, reg: cfg.compare.reg > 0 ? cfg.compare.reg : meta.reg };
   const cmp = await cached(join(cfg.out, 'compare.json'), { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, async () => {
     const rows = (await runJobs('compare', compareJobs(zoo, heldOut, metanetPath(metaDir, selection.chosen), compareCfg), {
-      workers, recipe, inProcess: (j) => runCompareJob(j, train, test), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
+      workers, recipe, queue, inProcess: (j) => runCompareJob(j, train, test), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
     })).flat();
     const sorted = sortRows(rows);
     return { rows: sorted, summary: summarize(sorted) };
