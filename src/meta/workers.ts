@@ -83,6 +83,11 @@ export class JobThread {
       this.pending = null;
       p?.reject(e);
     });
+    this.worker.on('exit', (code) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new Error(`job thread exited (code ${code}) before the job finished`));
+    });
   }
 
   /** Runs one job; rejects with the job's error (its stack) or the thread's crash. */

@@ -60,6 +60,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const newThread = () => { const t = new JobThread(); threads.add(t); return t; };
   const running = new Map<string, { job: Job<QueuedJobData, QueuedJobResult>; token?: string }>();
   const lockMs = o.lockMs ?? 30000;
+  let handingBack = false;
 
   const processor = async (job: Job<QueuedJobData, QueuedJobResult>, token?: string): Promise<QueuedJobResult> => {
     const { kind, recipe, files } = job.data;
@@ -86,6 +87,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       o.onEvent?.({ kind: 'done', job: job.id!, jobKind: kind });
       return { result: unrebase(result, scratch), files: written };
     } catch (e) {
+      if (handingBack) throw new Error('handed back to the queue');
       o.onEvent?.({ kind: 'failed', job: job.id!, jobKind: kind, detail: (e as Error).message.split('\n')[0] });
       throw e;
     } finally {
@@ -105,6 +107,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   return {
     async close(handBack = false) {
       if (handBack) {
+        handingBack = true;
         await Promise.all([...running.values()].map(({ job, token }) => job.moveToWait(token).catch(() => undefined)));
         await Promise.all([...threads].map((t) => t.terminate()));
         await worker.close(true);
