@@ -13,10 +13,11 @@ import { applyMetanetCommand } from './commands/apply-metanet.js';
 import { onnxPruneCommand, onnxInspectCommand } from './commands/onnx.js';
 import { reportCommand } from './commands/report.js';
 import { studyCommand } from './commands/study.js';
+import { workerCommand } from './commands/worker.js';
 import { packageRoot } from '../data/index.js';
 import { ConfigError } from './config.js';
 
-const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, studyCommand, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand];
+const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, studyCommand, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand, workerCommand];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { loadRecipe, defaultWorkers, runJobs, type DataRecipe } from './workers.js';
+import { loadRecipe, defaultWorkers, runJobs, type DataRecipe, type JobQueueTarget, type QueueProgress } from './workers.js';
 import { assertZooResumable, buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
 import { assertMetaResumable, metaTrain, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
 import { selectJobs, runSelectJob, chooseCheckpoint, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './select.js';
@@ -24,6 +24,8 @@ export interface PipelineConfig {
   valImages: number;
   /** Worker threads for independent jobs such as zoo models (0: METAPRUNE_WORKERS or all cores). */
   workers: number;
+  /** Run independent jobs on `metaprune worker` processes through this Redis URL ('' : locally). */
+  queue: string;
   zoo: ZooConfig;
   meta: MetaTrainConfig;
   select: SelectConfig & { models: number; every: number };
@@ -37,6 +39,7 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   data: 'fashion-mnist-14',
   valImages: 2000,
   workers: 0,
+  queue: '',
   zoo: DEFAULT_ZOO,
   meta: DEFAULT_META_TRAIN,
   select: {
@@ -70,6 +73,7 @@ export interface PipelineHooks {
   member?(m: CurveFamilyMember): void;
   compareRow?(r: CompareRow): void;
   log?(record: Record<string, unknown>): void;
+  queueProgress?(p: QueueProgress): void;
 }
 
 export type Stage = 'zoo' | 'meta-train' | 'select' | 'compare';
@@ -145,6 +149,11 @@ export function comparisonConfig(cfg: PipelineConfig, metaReg: number): CompareC
   return withPruneOptions({ ...cfg.compare, reg: cfg.compare.reg > 0 ? cfg.compare.reg : metaReg }, cfg);
 }
 
+/** The job queue of `cfg.queue` ('' = run jobs on this machine). */
+export function queueTarget(cfg: PipelineConfig, hooks: PipelineHooks): JobQueueTarget | undefined {
+  return cfg.queue === '' ? undefined : { url: cfg.queue, onProgress: hooks.queueProgress };
+}
+
 /** Runs the stages up to and including `until` (each stage reuses what earlier runs finished). */
 export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}, until: Stage = 'compare', layout: StageLayout = defaultLayout(cfg.out)): Promise<PipelineResult> {
   assertPipelineResumable(cfg, layout);
@@ -152,7 +161,8 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const { train, val, test } = loadRecipe(recipe);
   hooks.stage?.('zoo', `${cfg.zoo.count} data models of ${cfg.zoo.model}`);
   const workers = cfg.workers > 0 ? cfg.workers : defaultWorkers();
-  const zoo = await buildZoo(cfg.zoo, { train, test }, layout.zoo, { onModel: hooks.zooModel }, { workers, loadData: recipe });
+  const queue = queueTarget(cfg, hooks);
+  const zoo = await buildZoo(cfg.zoo, { train, test }, layout.zoo, { onModel: hooks.zooModel }, { workers, loadData: recipe, queue });
   const trainModels = zoo.entries.filter((e) => e.split === 'train').map((e) => loadDataModel(zoo, e));
   const heldOut = zoo.entries.filter((e) => e.split === 'heldout');
   if (until === 'zoo') return { zoo, stage: 'zoo' };
@@ -167,7 +177,7 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const selCfg = selectionConfig(cfg);
   const selection = await cached(layout.selection, { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, async () => {
     const members = await runJobs('select', selectJobs((e) => metanetPath(metaDir, e), zoo.dir, selModels, selCfg), {
-      workers, recipe, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m),
+      workers, recipe, queue, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m),
     });
     return chooseCheckpoint(members, selCfg);
   });
@@ -177,7 +187,7 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const compareCfg = comparisonConfig(cfg, meta.reg);
   const cmp = await cached(layout.compare, { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, async () => {
     const rows = (await runJobs('compare', compareJobs(zoo, heldOut, metanetPath(metaDir, selection.chosen), compareCfg), {
-      workers, recipe, inProcess: (j) => runCompareJob(j, train, test, val), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
+      workers, recipe, queue, inProcess: (j) => runCompareJob(j, train, test, val), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
     })).flat();
     const sorted = sortRows(rows);
     return { rows: sorted, summary: summarize(sorted) };

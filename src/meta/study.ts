@@ -17,7 +17,7 @@ import { runJobs, defaultWorkers } from './workers.js';
 import { metanetPath } from './metatrain.js';
 import { pairedCompareJobs, runCompareJob, sortRows, ARMS, type Arm, type CompareRow } from './compare.js';
 import { bootstrapCI, bootstrapGroupsCI, meanStd, type Interval, type MeanStd } from './stats.js';
-import { cached, comparisonConfig, dataRecipe, runPipeline, type PipelineConfig, type PipelineHooks, type StageLayout } from './pipeline.js';
+import { cached, comparisonConfig, dataRecipe, queueTarget, runPipeline, type PipelineConfig, type PipelineHooks, type StageLayout } from './pipeline.js';
 import { loadRecipe } from './workers.js';
 
 export interface StudySettings {
@@ -253,7 +253,7 @@ export async function runStudy(cfg: StudyConfig, hooks: StudyHooks = {}): Promis
       const data = workers <= 1 ? loadRecipe(recipe) : null;
       const zoo = readZoo(layout.zoo);
       const rows = (await runJobs('compare', pairedCompareJobs(zoo, heldOut, metanetPath(layout.meta, chosen), compareCfg), {
-        workers, recipe,
+        workers, recipe, queue: queueTarget(cellCfg, hooks),
         inProcess: (j) => runCompareJob(j, data!.train, data!.test, data!.val),
         onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
       })).flat();

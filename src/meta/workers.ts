@@ -36,6 +36,20 @@ function workerUrl(): URL {
 
 export type JobKind = 'zoo-model' | 'select' | 'compare';
 
+/** Where jobs run when not in this process: a Redis URL (BullMQ) and an optional progress hook. */
+export interface JobQueueTarget {
+  url: string;
+  onProgress?(p: QueueProgress): void;
+}
+
+export interface QueueProgress {
+  done: number;
+  total: number;
+  active: number;
+  /** Workers currently connected to the queue. */
+  workers: number;
+}
+
 export interface JobOptions<I, R> {
   workers: number;
   recipe: DataRecipe;
@@ -43,13 +57,64 @@ export interface JobOptions<I, R> {
   inProcess(input: I): R;
   onResult?(result: R, input: I): void;
   onStart?(input: I): void;
+  /** Run the jobs on `metaprune worker` processes through this queue instead (workers is then ignored). */
+  queue?: JobQueueTarget;
+}
+
+/** One worker thread (single-threaded kernels) running jobs one at a time; see job-worker.ts. */
+export class JobThread {
+  private readonly worker: Worker;
+  private pending: { resolve(r: unknown): void; reject(e: Error): void } | null = null;
+
+  constructor() {
+    const env = { ...process.env, METAPRUNE_THREADS: '1' };
+    this.worker = FROM_SOURCE
+      // Running from .ts sources (tests, tsx): register tsx inside the worker before importing it.
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(workerUrl().href)}); });`, { eval: true, env })
+      : new Worker(workerUrl(), { env });
+    this.worker.on('message', (m: { ok: true; result: unknown } | { ok: false; error: string }) => {
+      const p = this.pending;
+      this.pending = null;
+      if (m.ok) p?.resolve(m.result);
+      else p?.reject(new Error(m.error));
+    });
+    this.worker.on('error', (e) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(e);
+    });
+    this.worker.on('exit', (code) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new Error(`job thread exited (code ${code}) before the job finished`));
+    });
+  }
+
+  /** Runs one job; rejects with the job's error (its stack) or the thread's crash. */
+  run<R>(kind: JobKind, input: unknown, recipe: DataRecipe): Promise<R> {
+    if (this.pending) throw new Error('JobThread: one job at a time');
+    return new Promise<R>((resolve, reject) => {
+      this.pending = { resolve: resolve as (r: unknown) => void, reject };
+      this.worker.postMessage({ kind, input, data: recipe });
+    });
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
 }
 
 /**
- * Runs a job for every input, on `workers` worker threads (each single-threaded) or in this
- * thread. `onResult` is called in completion order; the first failure rejects (naming the input).
+ * Runs a job for every input, on `workers` worker threads (each single-threaded), in this
+ * thread, or through a job queue (`queue`). `onResult` is called in completion order; the first
+ * failure rejects (naming the input).
  */
 export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I, R>): Promise<R[]> {
+  if (o.queue !== undefined && inputs.length > 0) {
+    // loaded only when used: local runs never load bullmq
+    const { runQueuedJobs } = await import('./queue/coordinator.js');
+    return runQueuedJobs(kind, inputs, o, o.queue);
+  }
   const results: R[] = [];
   if (o.workers <= 1 || inputs.length <= 1) {
     for (const input of inputs) {
@@ -60,45 +125,27 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
     }
     return results;
   }
-  await new Promise<void>((resolve, reject) => {
-    const queue = [...inputs];
-    let running = 0;
-    let failed = false;
-    const pool: Worker[] = [];
-    const fail = (e: Error) => {
-      if (failed) return;
-      failed = true;
-      pool.forEach((p) => void p.terminate());
-      reject(e);
-    };
-    const next = (w: Worker) => {
-      const input = queue.shift();
-      if (input === undefined) {
-        void w.terminate();
-        if (--running === 0 && !failed) resolve();
-        return;
-      }
+  const queue = [...inputs];
+  const pool = Array.from({ length: Math.min(o.workers, inputs.length) }, () => new JobThread());
+  let failed = false;
+  const drain = async (t: JobThread): Promise<void> => {
+    for (let input = queue.shift(); input !== undefined && !failed; input = queue.shift()) {
       o.onStart?.(input);
-      w.once('message', (m: { ok: true; result: R } | { ok: false; error: string }) => {
-        if (failed) return;
-        if (!m.ok) return fail(new Error(`${kind} job failed: ${m.error}`));
-        results.push(m.result);
-        o.onResult?.(m.result, input);
-        next(w);
-      });
-      w.postMessage({ kind, input, data: o.recipe });
-    };
-    const env = { ...process.env, METAPRUNE_THREADS: '1' };
-    for (let i = 0; i < Math.min(o.workers, inputs.length); i++) {
-      const w = FROM_SOURCE
-        // Running from .ts sources (tests, tsx): register tsx inside the worker before importing it.
-        ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(workerUrl().href)}); });`, { eval: true, env })
-        : new Worker(workerUrl(), { env });
-      w.on('error', fail);
-      pool.push(w);
-      running++;
-      next(w);
+      let r: R;
+      try {
+        r = await t.run<R>(kind, input, o.recipe);
+      } catch (e) {
+        throw new Error(`${kind} job failed: ${(e as Error).message}`);
+      }
+      if (failed) return;
+      results.push(r);
+      o.onResult?.(r, input);
     }
-  });
+  };
+  try {
+    await Promise.all(pool.map((t) => drain(t).catch((e: Error) => { failed = true; throw e; })));
+  } finally {
+    await Promise.all(pool.map((t) => t.terminate()));
+  }
   return results;
 }

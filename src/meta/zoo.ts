@@ -16,7 +16,7 @@ import { checkpointExists, loadCheckpoint, saveCheckpoint } from '../io/checkpoi
 import { writeJsonAtomic } from '../io/atomic.js';
 import { assertResumable } from './resume-check.js';
 import { pruneToSpeedup } from '../prune/index.js';
-import { runJobs, type DataRecipe } from './workers.js';
+import { runJobs, type DataRecipe, type JobQueueTarget } from './workers.js';
 
 export interface ZooConfig {
   model: string;
@@ -126,6 +126,8 @@ export interface ZooParallel {
   workers: number;
   /** How a worker rebuilds the same data (it cannot receive the arrays cheaply). */
   loadData: DataRecipe;
+  /** Train on queue workers instead (see workers.ts). */
+  queue?: JobQueueTarget;
 }
 
 /**
@@ -160,7 +162,7 @@ export async function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string,
     hooks.onModel?.(e, entries.length, cfg.count);
   };
   await runJobs('zoo-model', todo.map((index) => ({ cfg, dir, index })), {
-    workers: parallel?.workers ?? 1, recipe: parallel?.loadData ?? { spec: '', valImages: 0, splitSeed: 0 },
+    workers: parallel?.workers ?? 1, recipe: parallel?.loadData ?? { spec: '', valImages: 0, splitSeed: 0 }, queue: parallel?.queue,
     inProcess: (j) => trainDataModel(cfg, data, dir, j.index),
     onStart: (j) => hooks.onStart?.(j.index), onResult: (e: ZooEntry) => finish(e),
   });

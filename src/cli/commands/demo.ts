@@ -20,11 +20,12 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
         quick: { type: 'boolean', description: 'a much smaller setting (about half a minute) for trying it out; run directory runs/demo-quick unless --out' },
         out: { type: 'string', short: 'o', valueName: 'DIR', description: 'run directory (re-running resumes it)' },
         model: { type: 'string', description: 'architecture of the data models' },
+        queue: { type: 'string', valueName: 'URL', description: 'run the independent jobs on `metaprune worker` processes through Redis at URL (redis://HOST:PORT)' },
       },
       epilog: `Examples:\n  metaprune ${name} --quick\n  metaprune ${name} meta.epochs=60 select.tolerance=0.03\n\nStages: zoo (data models) → meta-train → select (checkpoint by no-finetune curves on validation data) → compare (a) metanetwork, (b) prune only, (c) sparse training, on test data.\n\nConfig keys:\n${describeConfig(defaults, CONFIG_RULES)}`,
     },
     async run(args, ctx) {
-      let cfg = resolveConfig(defaults, args, { out: 'out', model: 'zoo.model' });
+      let cfg = resolveConfig(defaults, args, { out: 'out', model: 'zoo.model', queue: 'queue' });
       // the quick setting gets its own default directory: resuming a full run with it would be refused
       if (flagBoolean(args, 'quick')) cfg = quickConfig(cfg.out === defaults.out ? { ...cfg, out: `${defaults.out}-quick` } : cfg);
       assertPipelineResumable(cfg); // before RunDir rewrites config.json
@@ -32,6 +33,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
       const t0 = performance.now();
       let bar: Progress | null = null;
       const say = (s: string) => { if (!ctx.json) ctx.err(s); };
+      let lastQueueLine = '';
       try {
         const r = await runPipeline(cfg, {
           stage: (s, d) => { bar?.done(); bar = null; say(`[${s}] ${d ?? ''}`); run.log({ kind: 'stage', stage: s, detail: d }); },
@@ -47,6 +49,11 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
           member: (m) => {
             run.log({ kind: 'curve', epoch: m.epoch, startAcc: m.startAcc, farAcc: m.farAcc, eligible: m.eligible });
             say(`  ${m.epoch === null ? 'original' : `epoch ${m.epoch}`}: unpruned ${(100 * m.startAcc).toFixed(2)}%, mean at ≥${cfg.select.farFrom}× ${(100 * m.farAcc).toFixed(2)}%`);
+          },
+          queueProgress: (p) => {
+            const line = `  queue: ${p.done}/${p.total} jobs done, ${p.active} running, ${p.workers < 0 ? '?' : p.workers} workers connected`;
+            if (line !== lastQueueLine) say(line);
+            lastQueueLine = line;
           },
           compareRow: (row) => {
             run.log({ kind: 'compare', ...row });

@@ -36,11 +36,12 @@ export const studyCommand: Command = {
       ...CONFIG_FLAG,
       quick: { type: 'boolean', description: 'a small study (a few minutes) for trying it out; run directory runs/study-quick unless --out' },
       out: { type: 'string', short: 'o', valueName: 'DIR', description: 'study directory (re-running resumes it; cells share zoos and metanetworks)' },
+      queue: { type: 'string', valueName: 'URL', description: 'run the independent jobs on `metaprune worker` processes through Redis at URL (redis://HOST:PORT)' },
     },
     epilog: `Examples:\n  metaprune study --quick\n  metaprune study 'study.grid={"compare.finetuneEpochs":[2,10],"compare.adapt.kind":["finetune","bn"]}'\n\nCells: the base setting, then (study.mode=one-at-a-time) each grid value alone, or (factorial) every combination, then study.points (name → overrides). Each cell compares (a) metanetwork, (b) prune only, (c) sparse training on study.models held-out models × study.seeds seeds; differences (a)−(b) and (a)−(c) per pair with ${Math.round(100 * DEFAULT_STUDY_SETTINGS.confidence)} % percentile-bootstrap CIs (over pairs, and over whole models). The best regime is chosen on validation accuracy; the test split only feeds the table.\n\nConfig keys:\n${describeConfig(DEFAULT_STUDY)}`,
   },
   async run(args, ctx) {
-    let cfg = resolveConfig(DEFAULT_STUDY, args, { out: 'out' });
+    let cfg = resolveConfig(DEFAULT_STUDY, args, { out: 'out', queue: 'queue' });
     if (flagBoolean(args, 'quick')) cfg = quickStudy(cfg.out === DEFAULT_STUDY.out ? { ...cfg, out: `${DEFAULT_STUDY.out}-quick` } : cfg);
     // every cell's settings are validated like a config file before any work starts
     for (const c of studyCells(cfg)) mergeConfig(DEFAULT_STUDY, withOverrides(cfg, c.overrides), `study cell '${c.name}'`);
