@@ -7,8 +7,8 @@
  *    very last one; if a previous run left a truncated last line, the writer starts on a new line;
  *  - {@link readMetrics} skips unparsable lines (a truncated last line, or such a line left in the
  *    middle by a resumed run) instead of failing;
- *  - {@link writeJsonAtomic}/{@link writeTextAtomic} write a temp file in the same directory, fsync
- *    it, then rename over the target, so readers see either the old or the new file.
+ *  - {@link writeJsonAtomic}/{@link writeTextAtomic} go through io/atomic.ts (exclusive temp file in
+ *    the same directory, fsync, rename), so readers see either the old or the new file.
  */
 import {
   appendFileSync,
@@ -20,11 +20,9 @@ import {
   openSync,
   readFileSync,
   readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** A JSON-compatible value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -172,39 +170,9 @@ export function metricSeries(
   return out;
 }
 
-let tmpCounter = 0;
-
-/** Writes `content` to `path` atomically (temp file in the same directory, fsync, rename). */
+/** Writes `content` to `path` atomically (see io/atomic.ts: exclusive temp file, fsync, rename). */
 export function writeTextAtomic(path: string, content: string | Uint8Array): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  tmpCounter += 1;
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${tmpCounter}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    safeSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        /* ignore */
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* ignore */
-    }
-    throw err;
-  }
+  writeFileAtomic(path, content);
 }
 
 /** Writes `value` as pretty JSON (2-space indent, trailing newline) atomically. */
