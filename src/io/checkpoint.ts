@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { Tensor } from '../tensor/tensor.js';
 import { OP_TYPES, allParamNames, paramShapes, type ModelGraph, type Params } from '../ir/graph.js';
 import { inferShapes } from '../ir/shapes.js';
-import { CheckpointError, loadTensorFile, saveTensorFile, tensorFileExists, type LoadTensorOptions } from './tensor-file.js';
+import { CheckpointError, loadTensorFile, readTensorFileMeta, saveTensorFile, tensorFileExists, type LoadTensorOptions } from './tensor-file.js';
 
 const FORMAT = 'metaprune-model';
 
@@ -75,6 +75,12 @@ export function loadCheckpoint(path: string, opts: LoadTensorOptions = {}): Chec
 export function removeCheckpoint(path: string): void {
   rmSync(`${path}.json`, { force: true });
   rmSync(`${path}.bin`, { force: true });
+}
+
+/** A checkpoint's metadata and training state, read from its .json alone (no tensors loaded). */
+export function readCheckpointMeta(path: string): { metadata: Record<string, unknown>; training?: TrainingState } {
+  const meta = readTensorFileMeta<Meta>(path, FORMAT);
+  return { metadata: meta.metadata ?? {}, training: meta.training };
 }
 
 export function checkpointExists(path: string): boolean {

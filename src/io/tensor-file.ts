@@ -77,10 +77,8 @@ export interface LoadedTensorFile<M> {
   tensors: Record<string, Tensor>;
 }
 
-/** Reads a json+bin pair, validating format, version and sizes with errors naming the file. */
-export function loadTensorFile<M>(path: string, format: string, opts: LoadTensorOptions = {}): LoadedTensorFile<M> {
-  const jsonPath = `${path}.json`;
-  const binPath = `${path}.bin`;
+/** Reads and validates the .json of a pair (format, version, tensor table). */
+function readTensorFileJson<M>(jsonPath: string, format: string): TensorFileJson<M> {
   if (!existsSync(jsonPath)) throw new CheckpointError(jsonPath, 'not found');
   let json: TensorFileJson<M>;
   try {
@@ -93,6 +91,19 @@ export function loadTensorFile<M>(path: string, format: string, opts: LoadTensor
     throw new CheckpointError(jsonPath, `version ${String(json.version)} is not supported (this metaprune reads version ${TENSOR_FILE_VERSION})`);
   }
   if (!Array.isArray(json.tensors) || typeof json.binElements !== 'number') throw new CheckpointError(jsonPath, 'missing tensor table');
+  return json;
+}
+
+/** The metadata of a json+bin pair, from the .json alone (no tensors read). */
+export function readTensorFileMeta<M>(path: string, format: string): M {
+  return readTensorFileJson<M>(`${path}.json`, format).meta;
+}
+
+/** Reads a json+bin pair, validating format, version and sizes with errors naming the file. */
+export function loadTensorFile<M>(path: string, format: string, opts: LoadTensorOptions = {}): LoadedTensorFile<M> {
+  const jsonPath = `${path}.json`;
+  const binPath = `${path}.bin`;
+  const json = readTensorFileJson<M>(jsonPath, format);
   if (!existsSync(binPath)) throw new CheckpointError(binPath, 'not found (the .json has no matching .bin)');
   const raw = readFileSync(binPath);
   const expected = json.binBytes ?? json.binElements * 4;

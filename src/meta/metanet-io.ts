@@ -5,7 +5,7 @@
  * to float64 on load (so its values are rounded to float32 once).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { CheckpointError, loadTensorFile, saveTensorFile, tensorFileExists, type LoadTensorOptions } from '../io/tensor-file.js';
+import { CheckpointError, loadTensorFile, readTensorFileMeta, saveTensorFile, tensorFileExists, type LoadTensorOptions } from '../io/tensor-file.js';
 import type { OptimizerState } from '../train/optim.js';
 import { gnnLayers, validateGnnConfig, type GnnConfig, type GnnParams } from './gnn.js';
 
@@ -75,6 +75,12 @@ export function readMetanetFile(path: string, opts: LoadTensorOptions = {}): Met
     optimizer = { step: meta.optimizer.step, buffers };
   }
   return { config, params, meta: meta.extra ?? {}, optimizer };
+}
+
+/** A metanetwork checkpoint's free-form metadata, from its .json alone (no tensors, no metanetwork built). */
+export function readMetanetMeta(path: string): Record<string, unknown> {
+  const meta = readTensorFileMeta<MetanetFileMeta>(path, METANET_FORMAT);
+  return meta?.extra ?? {};
 }
 
 export function metanetCheckpointExists(path: string): boolean {

@@ -20,6 +20,7 @@ import { AdamW, type OptimizerState } from '../train/optim.js';
 import { lrAt } from '../train/schedule.js';
 import { regularizerGrad, getGroups, type Group } from '../prune/index.js';
 import { Metanet, type MetanetConfig, saveMetanet, loadMetanet, metanetCheckpointExists } from './metanet.js';
+import { readMetanetMeta } from './metanet-io.js';
 import type { DataModel } from './zoo.js';
 
 export interface MetaTrainConfig {
@@ -231,7 +232,7 @@ export function assertMetaResumable(dir: string, cfg: MetaTrainConfig, meta?: Re
   if (meta === undefined) {
     const last = lastMetaEpoch(dir, cfg);
     if (last < 0) return;
-    meta = loadMetanet(metanetPath(dir, last)).meta;
+    meta = readMetanetMeta(metanetPath(dir, last)); // the settings only: no metanetwork is built
   }
   if (meta.config !== undefined) assertResumable('metanetwork checkpoints', dir, meta.config, cfg, ['epochs']);
 }

@@ -14,6 +14,7 @@ import { createModel, finetune, toTrainConfig, type RecipeConfig } from '../trai
 import { evaluate } from '../train/evaluate.js';
 import { checkpointExists, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { insideDir } from '../io/run-dir.js';
 import { assertResumable } from './resume-check.js';
 import { pruneToSpeedup } from '../prune/index.js';
 import { runJobs, type DataRecipe } from './workers.js';
@@ -76,11 +77,17 @@ export function readZoo(dir: string): Zoo {
   const f = join(dir, INDEX);
   if (!existsSync(f)) throw new Error(`${f}: not found; run \`metaprune zoo\` first`);
   const z = JSON.parse(readFileSync(f, 'utf8')) as Omit<Zoo, 'dir'>;
-  return { dir, ...z, entries: z.entries.filter((e) => checkpointExists(join(dir, e.path))) };
+  return { dir, ...z, entries: z.entries.filter((e) => checkpointExists(modelPath(dir, e))) };
+}
+
+/** A data model's checkpoint path; zoo.json is data, so its paths must stay inside the zoo directory. */
+function modelPath(dir: string, e: ZooEntry): string {
+  if (typeof e.path !== 'string') throw new Error(`${join(dir, INDEX)}: entry ${e.index} has no model path`);
+  return insideDir(dir, e.path, `${join(dir, INDEX)}: entry ${e.index}`);
 }
 
 export function loadDataModel(zoo: Zoo, e: ZooEntry): DataModel {
-  const c = loadCheckpoint(join(zoo.dir, e.path));
+  const c = loadCheckpoint(modelPath(zoo.dir, e));
   return { entry: e, graph: c.graph, params: c.params };
 }
 

@@ -13,7 +13,7 @@ import { crossEntropy } from '../tensor/ops/softmax.js';
 import { forward } from '../ir/forward.js';
 import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
 import { batches, numBatches, type Dataset } from '../data/index.js';
-import { CheckpointError, checkpointExists, loadCheckpoint, removeCheckpoint, saveCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { CheckpointError, checkpointExists, loadCheckpoint, readCheckpointMeta, removeCheckpoint, saveCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { firstNonFinite } from '../io/tensor-file.js';
 import { makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';
 import { lrAt, type ScheduleConfig } from './schedule.js';
@@ -186,7 +186,7 @@ function* trainSteps(run: TrainRun): Generator<void, TrainResult, boolean> {
       start = last + 1;
     }
     if (interruptedPath !== undefined && checkpointExists(interruptedPath)) {
-      const p = loadCheckpoint(interruptedPath, { allowNonFinite: run.allowNonFinite }).training?.partial as EpochProgress | undefined;
+      const p = readCheckpointMeta(interruptedPath).training?.partial as EpochProgress | undefined;
       if (p !== undefined && p.epoch === start) {
         restore(interruptedPath, run, opt);
         partial = p;

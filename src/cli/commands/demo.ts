@@ -27,7 +27,8 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
       // the quick setting gets its own default directory: resuming a full run with it would be refused
       if (flagBoolean(args, 'quick')) cfg = quickConfig(cfg.out === defaults.out ? { ...cfg, out: `${defaults.out}-quick` } : cfg);
       assertPipelineResumable(cfg); // before RunDir rewrites config.json
-      const run = new RunDir(cfg.out, cfg);
+      // demo and the stage commands share one run directory, resumed by re-running
+      const run = new RunDir(cfg.out, cfg, { command: 'pipeline', mode: 'continue' });
       const t0 = performance.now();
       let bar: Progress | null = null;
       const say = (s: string) => { if (!ctx.json) ctx.err(s); };
