@@ -13,6 +13,7 @@
 import {
   appendFileSync,
   closeSync,
+  constants,
   existsSync,
   fstatSync,
   fsyncSync,
@@ -72,7 +73,8 @@ export class MetricsWriter {
     this.now = options.now ?? (() => new Date());
     this.syncEachLine = options.syncEachLine === true;
     mkdirSync(dirname(file), { recursive: true });
-    this.fd = openSync(file, 'a+');
+    // O_NOFOLLOW: a symlink planted at the log's name must not redirect the appends elsewhere
+    this.fd = openSync(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o644);
     // A crashed previous writer may have left a partial last line: start on a fresh line so the
     // partial record stays a single (skippable) bad line instead of corrupting our first record.
     const size = fstatSync(this.fd).size;

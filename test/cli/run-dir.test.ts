@@ -75,6 +75,11 @@ test('train refuses a locked directory, another run, and resuming with other set
   assert.ok(!existsSync(join(out, 'checkpoints', 'epoch_1.json')), 'the previous run\'s checkpoints are gone');
   assert.equal(readMetrics(join(out, 'metrics.jsonl')).filter((r) => r['kind'] === 'epoch').length, 1);
 
+  const ck = join(out, 'checkpoints', 'epoch_0');
+  const self = await run('apply-metanet', '--metanet', 'x', '--checkpoint', ck, '--out', `${ck}.json`);
+  assert.equal(self.code, 2);
+  assert.match(self.err, /is an input checkpoint; choose another path or add --force/);
+
   const empty = await run('train', '--out', '', ...tiny);
   assert.notEqual(empty.code, 0);
   assert.match(empty.err, /--out '': expected a directory path/);
