@@ -14,7 +14,7 @@ import { onnxPruneCommand, onnxInspectCommand } from './commands/onnx.js';
 import { reportCommand } from './commands/report.js';
 import { packageRoot } from '../data/index.js';
 import { ConfigError } from './config.js';
-import { TrainingInterrupted } from '../train/loop.js';
+import { Interrupted } from '../train/interrupt.js';
 
 /**
  * Ctrl-C while an interruptible command runs: the first asks it to stop after the current step
@@ -84,7 +84,7 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
     }
     return 0;
   } catch (e) {
-    if (e instanceof TrainingInterrupted) return 130; // the command said what was saved and how to resume
+    if (e instanceof Interrupted) return 130; // the command said what was saved and how to resume
     if (e instanceof UsageError) {
       ctx.err(`metaprune: ${e.message}`);
       if (e.usage) ctx.err(e.usage);

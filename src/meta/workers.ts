@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { split, loadDataset, type DatasetSplits } from '../data/index.js';
 import { parseDataSpec } from '../train/run.js';
+import { checkpointStop, Interrupted } from '../train/interrupt.js';
 
 /** How to rebuild the pipeline's data split in another thread. */
 export interface DataRecipe {
@@ -43,6 +44,8 @@ export interface JobOptions<I, R> {
   inProcess(input: I): R;
   onResult?(result: R, input: I): void;
   onStart?(input: I): void;
+  /** Polled between jobs (and every 200 ms with workers): when true, stop (unfinished jobs are dropped) and throw Interrupted. */
+  stop?(): boolean;
 }
 
 /**
@@ -51,8 +54,10 @@ export interface JobOptions<I, R> {
  */
 export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I, R>): Promise<R[]> {
   const results: R[] = [];
+  const stopped = () => new Interrupted(`${kind}: stopped after ${results.length} of ${inputs.length} jobs; re-run the same command to continue`);
   if (o.workers <= 1 || inputs.length <= 1) {
     for (const input of inputs) {
+      if (results.length > 0) await checkpointStop(o.stop, () => stopped().message);
       o.onStart?.(input);
       const r = o.inProcess(input);
       results.push(r);
@@ -65,9 +70,11 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
     let running = 0;
     let failed = false;
     const pool: Worker[] = [];
+    const poll = o.stop !== undefined ? setInterval(() => { if (o.stop!()) fail(stopped()); }, 200) : undefined;
     const fail = (e: Error) => {
       if (failed) return;
       failed = true;
+      clearInterval(poll);
       pool.forEach((p) => void p.terminate());
       reject(e);
     };
@@ -75,7 +82,10 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
       const input = queue.shift();
       if (input === undefined) {
         void w.terminate();
-        if (--running === 0 && !failed) resolve();
+        if (--running === 0 && !failed) {
+          clearInterval(poll);
+          resolve();
+        }
         return;
       }
       o.onStart?.(input);

@@ -94,6 +94,8 @@ export function loadDataModel(zoo: Zoo, e: ZooEntry): DataModel {
 export interface ZooHooks {
   onModel?(e: ZooEntry, done: number, total: number): void;
   onStart?(index: number): void;
+  /** Polled between models: when true, stop (finished models are saved) and throw Interrupted. */
+  stop?(): boolean;
 }
 
 /** The last `heldOut` models are held out of meta-training. */
@@ -169,7 +171,7 @@ export async function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string,
   await runJobs('zoo-model', todo.map((index) => ({ cfg, dir, index })), {
     workers: parallel?.workers ?? 1, recipe: parallel?.loadData ?? { spec: '', valImages: 0, splitSeed: 0 },
     inProcess: (j) => trainDataModel(cfg, data, dir, j.index),
-    onStart: (j) => hooks.onStart?.(j.index), onResult: (e: ZooEntry) => finish(e),
+    onStart: (j) => hooks.onStart?.(j.index), onResult: (e: ZooEntry) => finish(e), stop: hooks.stop,
   });
   writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, data: recipe, entries });
   return { dir, baseMacs, entries };

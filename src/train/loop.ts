@@ -15,6 +15,7 @@ import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
 import { batches, numBatches, type Dataset } from '../data/index.js';
 import { CheckpointError, checkpointExists, loadCheckpoint, readCheckpointMeta, removeCheckpoint, saveCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { firstNonFinite } from '../io/tensor-file.js';
+import { drain, drainInterruptible, Interrupted } from './interrupt.js';
 import { makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js';
 import { lrAt, type ScheduleConfig } from './schedule.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -111,7 +112,7 @@ export function lastCheckpointEpoch(dir: string): number {
 }
 
 /** Thrown by {@link trainInterruptible} when asked to stop; a checkpoint of the step reached was saved. */
-export class TrainingInterrupted extends Error {
+export class TrainingInterrupted extends Interrupted {
   constructor(readonly epoch: number, readonly step: number, readonly checkpoint: string | undefined) {
     super(`interrupted at epoch ${epoch + 1}, step ${step}${checkpoint !== undefined ? `; saved ${checkpoint}` : ' (no checkpoint directory: nothing saved)'}`);
     this.name = 'TrainingInterrupted';
@@ -123,8 +124,7 @@ export const INTERRUPTED_CHECKPOINT = 'interrupted';
 
 /** Trains to the end (or `stopAfter` epochs). */
 export function train(run: TrainRun): TrainResult {
-  const steps = trainSteps(run);
-  for (let r = steps.next(false); ; r = steps.next(false)) if (r.done) return r.value;
+  return drain(trainSteps(run));
 }
 
 /**
@@ -132,12 +132,8 @@ export function train(run: TrainRun): TrainResult {
  * when `stop()` turns true it finishes the current step, saves a mid-epoch checkpoint (resumed
  * bit-identically by `resume`) and throws {@link TrainingInterrupted}.
  */
-export async function trainInterruptible(run: TrainRun, stop: () => boolean): Promise<TrainResult> {
-  const steps = trainSteps(run);
-  for (let r = steps.next(false); ; r = steps.next(stop())) {
-    if (r.done) return r.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+export function trainInterruptible(run: TrainRun, stop: () => boolean): Promise<TrainResult> {
+  return drainInterruptible(trainSteps(run), stop);
 }
 
 interface EpochProgress { epoch: number; step: number; lossSum: number; correct: number; seen: number }

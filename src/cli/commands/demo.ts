@@ -5,6 +5,7 @@ import { describeConfig } from '../config.js';
 import { flagBoolean } from '../args.js';
 import { Progress } from '../progress.js';
 import { RunDir } from '../../report/run-dir.js';
+import { Interrupted } from '../../train/interrupt.js';
 import { buildRunReport } from '../../report/run-report.js';
 import { getBackend } from '../../tensor/registry.js';
 import { assertPipelineResumable, runPipeline, quickConfig, DEFAULT_PIPELINE, type PipelineConfig, type Stage } from '../../meta/pipeline.js';
@@ -12,6 +13,7 @@ import { assertPipelineResumable, runPipeline, quickConfig, DEFAULT_PIPELINE, ty
 export function pipelineCommand(name: string, description: string, defaults: PipelineConfig, until: Stage = 'compare'): Command {
   return {
     name,
+    interruptible: true,
     spec: {
       description,
       flags: {
@@ -48,6 +50,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
             run.log({ kind: 'curve', epoch: m.epoch, startAcc: m.startAcc, farAcc: m.farAcc, eligible: m.eligible });
             say(`  ${m.epoch === null ? 'original' : `epoch ${m.epoch}`}: unpruned ${(100 * m.startAcc).toFixed(2)}%, mean at ≥${cfg.select.farFrom}× ${(100 * m.farAcc).toFixed(2)}%`);
           },
+          stop: () => ctx.interrupted?.() ?? false,
           compareRow: (row) => {
             run.log({ kind: 'compare', ...row });
             say(`  ${row.arm.padEnd(13)} seed ${row.seed} ${row.target}× (${row.speedup.toFixed(2)}×): pruned ${(100 * row.accPruned).toFixed(2)}% → finetuned ${(100 * row.accFinal).toFixed(2)}%`);
@@ -69,6 +72,13 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
           ctx.out(r.table);
           ctx.out(`\nchosen metanetwork epoch ${r.selection?.chosen}; λ = ${r.reg?.toPrecision(3)}; ${minutes.toFixed(1)} min; summary ${run.path('summary.json')}; report ${report}`);
         }
+      } catch (e) {
+        if (e instanceof Interrupted) {
+          (bar as Progress | null)?.done();
+          ctx.err(`metaprune: ${e.message}`);
+          ctx.err(`resume with: metaprune ${(ctx.argv ?? [name, '--out', cfg.out]).join(' ')}`);
+        }
+        throw e;
       } finally {
         (bar as Progress | null)?.done();
         run.close();
