@@ -23,6 +23,11 @@ export { trainModelRun, createModel, parseDataSpec, DEFAULT_TRAIN_RUN, DEFAULT_R
 export { saveCheckpoint, loadCheckpoint, checkpointExists, CheckpointError, type Checkpoint } from './io/checkpoint.js';
 export { saveTensorFile, loadTensorFile } from './io/tensor-file.js';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
+export { claimRunDir, acquireRunLock, readManifest, RunDirError, type RunDirMode, type RunLock, type ClaimOptions } from './io/run-dir.js';
+export { trainInterruptible, TrainingInterrupted } from './train/loop.js';
+export { Interrupted } from './train/interrupt.js';
+export { trainModelRunInterruptible } from './train/run.js';
+export { metaTrainInterruptible } from './meta/metatrain.js';
 export * from './io/onnx/index.js';
 export * from './prune/index.js';
 export * from './graph/index.js';

@@ -16,6 +16,23 @@ import { studyCommand } from './commands/study.js';
 import { workerCommand } from './commands/worker.js';
 import { packageRoot } from '../data/index.js';
 import { ConfigError } from './config.js';
+import { Interrupted } from '../train/interrupt.js';
+
+/**
+ * Ctrl-C while an interruptible command runs: the first asks it to stop after the current step
+ * (it saves a checkpoint and exits 130), a second quits at once. Other commands keep Node's
+ * default (exit at once; every file is written atomically and a dead writer's lock is stale).
+ */
+const interrupt = { requested: false };
+function onSigint(): void {
+  if (!interrupt.requested) {
+    interrupt.requested = true;
+    process.stderr.write('\nmetaprune: stopping after the current step (Ctrl-C again to quit at once)\n');
+    return;
+  }
+  process.stderr.write('\nmetaprune: interrupted; the last completed checkpoint is intact (use --resume)\n');
+  process.exit(130);
+}
 
 const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, studyCommand, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand, workerCommand];
 
@@ -46,7 +63,7 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
   err: (l) => process.stderr.write(l + '\n'),
 }): Promise<number> {
   const spec = cliSpec();
-  const ctx: CliContext = { json: false, ...io };
+  const ctx: CliContext = { json: false, ...io, argv, interrupted: () => interrupt.requested };
   let debug = argv.includes('--debug');
   try {
     if (argv.includes('--version') || argv.includes('-V')) {
@@ -61,9 +78,15 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
       return args.command === undefined && !args.help ? 2 : 0;
     }
     const cmd = COMMANDS.find((c) => c.name === args.command)!;
-    await cmd.run(args, ctx);
+    if (cmd.interruptible) process.on('SIGINT', onSigint);
+    try {
+      await cmd.run(args, ctx);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
     return 0;
   } catch (e) {
+    if (e instanceof Interrupted) return 130; // the command said what was saved and how to resume
     if (e instanceof UsageError) {
       ctx.err(`metaprune: ${e.message}`);
       if (e.usage) ctx.err(e.usage);
@@ -83,9 +106,5 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
 // Run when executed as the bin (not when imported by tests).
 const invoked = process.argv[1] ?? '';
 if (/(?:^|[\\/])(main\.[jt]s|metaprune)$/.test(invoked)) {
-  process.on('SIGINT', () => {
-    process.stderr.write('\nmetaprune: interrupted; the last completed checkpoint is intact (use --resume)\n');
-    process.exit(130);
-  });
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -2,10 +2,11 @@
  * Model checkpoints: graph + params (+ optional training state) in one json+bin pair.
  * Loading validates the graph (known ops, shapes) and that every parameter matches its node.
  */
+import { rmSync } from 'node:fs';
 import { Tensor } from '../tensor/tensor.js';
 import { OP_TYPES, allParamNames, paramShapes, type ModelGraph, type Params } from '../ir/graph.js';
 import { inferShapes } from '../ir/shapes.js';
-import { CheckpointError, loadTensorFile, saveTensorFile, tensorFileExists } from './tensor-file.js';
+import { CheckpointError, loadTensorFile, readTensorFileMeta, saveTensorFile, tensorFileExists, type LoadTensorOptions } from './tensor-file.js';
 
 const FORMAT = 'metaprune-model';
 
@@ -41,8 +42,8 @@ export function saveCheckpoint(path: string, c: Checkpoint): void {
   saveTensorFile<Meta>(path, FORMAT, { graph: c.graph, metadata: c.metadata, training: c.training }, tensors);
 }
 
-export function loadCheckpoint(path: string): Checkpoint {
-  const { meta, tensors } = loadTensorFile<Meta>(path, FORMAT);
+export function loadCheckpoint(path: string, opts: LoadTensorOptions = {}): Checkpoint {
+  const { meta, tensors } = loadTensorFile<Meta>(path, FORMAT, opts);
   const file = `${path}.json`;
   const g = meta.graph;
   if (g === undefined || !Array.isArray(g.nodes)) throw new CheckpointError(file, 'has no model graph');
@@ -70,8 +71,20 @@ export function loadCheckpoint(path: string): Checkpoint {
   return { graph: g, params, metadata: meta.metadata ?? {}, training: meta.training, optimizerBuffers };
 }
 
+/** Removes a checkpoint pair (the .json first, so a half-removed pair is never read as complete). */
+export function removeCheckpoint(path: string): void {
+  rmSync(`${path}.json`, { force: true });
+  rmSync(`${path}.bin`, { force: true });
+}
+
+/** A checkpoint's metadata and training state, read from its .json alone (no tensors loaded). */
+export function readCheckpointMeta(path: string): { metadata: Record<string, unknown>; training?: TrainingState } {
+  const meta = readTensorFileMeta<Meta>(path, FORMAT);
+  return { metadata: meta.metadata ?? {}, training: meta.training };
+}
+
 export function checkpointExists(path: string): boolean {
   return tensorFileExists(path);
 }
 
-export { CheckpointError };
+export { CheckpointError, type LoadTensorOptions };

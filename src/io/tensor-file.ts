@@ -2,7 +2,10 @@
  * The json+bin tensor container behind every checkpoint: `<path>.json` (metadata and a tensor
  * table) and `<path>.bin` (little-endian float32 data). The .bin is written first and the .json
  * last, both atomically, so a crash leaves either the previous complete pair or the new one.
+ * The .json records the .bin's byte length and sha256, so a .json never pairs with another run's
+ * .bin; every loaded tensor is checked to be finite unless the caller allows otherwise.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
@@ -29,6 +32,20 @@ interface TensorFileJson<M> {
   meta: M;
   tensors: TensorEntry[];
   binElements: number;
+  /** Byte length and sha256 (hex) of the .bin (absent in files written before they were recorded). */
+  binBytes?: number;
+  binSha256?: string;
+}
+
+export interface LoadTensorOptions {
+  /** Accept NaN/±Infinity values (default: refuse them, naming the tensor). */
+  allowNonFinite?: boolean;
+}
+
+/** Index of the first NaN/±Infinity in `a`, or -1. */
+export function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
 }
 
 /** Writes named tensors and JSON metadata under `<path>.json` + `<path>.bin`. */
@@ -46,8 +63,12 @@ export function saveTensorFile<M>(path: string, format: string, meta: M, tensors
     const t = tensors[e.name];
     bin.set(t instanceof Tensor ? t.data : t, e.offset);
   }
-  writeFileAtomic(`${path}.bin`, new Uint8Array(bin.buffer));
-  const json: TensorFileJson<M> = { format, version: TENSOR_FILE_VERSION, meta, tensors: entries, binElements: total };
+  const bytes = new Uint8Array(bin.buffer);
+  writeFileAtomic(`${path}.bin`, bytes);
+  const json: TensorFileJson<M> = {
+    format, version: TENSOR_FILE_VERSION, meta, tensors: entries, binElements: total,
+    binBytes: bytes.length, binSha256: sha256(bytes),
+  };
   writeJsonAtomic(`${path}.json`, json);
 }
 
@@ -56,10 +77,8 @@ export interface LoadedTensorFile<M> {
   tensors: Record<string, Tensor>;
 }
 
-/** Reads a json+bin pair, validating format, version and sizes with errors naming the file. */
-export function loadTensorFile<M>(path: string, format: string): LoadedTensorFile<M> {
-  const jsonPath = `${path}.json`;
-  const binPath = `${path}.bin`;
+/** Reads and validates the .json of a pair (format, version, tensor table). */
+function readTensorFileJson<M>(jsonPath: string, format: string): TensorFileJson<M> {
   if (!existsSync(jsonPath)) throw new CheckpointError(jsonPath, 'not found');
   let json: TensorFileJson<M>;
   try {
@@ -72,21 +91,51 @@ export function loadTensorFile<M>(path: string, format: string): LoadedTensorFil
     throw new CheckpointError(jsonPath, `version ${String(json.version)} is not supported (this metaprune reads version ${TENSOR_FILE_VERSION})`);
   }
   if (!Array.isArray(json.tensors) || typeof json.binElements !== 'number') throw new CheckpointError(jsonPath, 'missing tensor table');
+  return json;
+}
+
+/** The metadata of a json+bin pair, from the .json alone (no tensors read). */
+export function readTensorFileMeta<M>(path: string, format: string): M {
+  return readTensorFileJson<M>(`${path}.json`, format).meta;
+}
+
+/** Reads a json+bin pair, validating format, version and sizes with errors naming the file. */
+export function loadTensorFile<M>(path: string, format: string, opts: LoadTensorOptions = {}): LoadedTensorFile<M> {
+  const jsonPath = `${path}.json`;
+  const binPath = `${path}.bin`;
+  const json = readTensorFileJson<M>(jsonPath, format);
   if (!existsSync(binPath)) throw new CheckpointError(binPath, 'not found (the .json has no matching .bin)');
   const raw = readFileSync(binPath);
-  if (raw.length !== json.binElements * 4) {
-    throw new CheckpointError(binPath, `expected ${json.binElements * 4} bytes of float32 data, found ${raw.length}${raw.length < json.binElements * 4 ? ' (truncated)' : ''}`);
+  const expected = json.binBytes ?? json.binElements * 4;
+  if (raw.length !== expected || json.binElements * 4 !== expected) {
+    throw new CheckpointError(binPath, `expected ${expected} bytes of float32 data, found ${raw.length}${raw.length < expected ? ' (truncated)' : ''}; the size is recorded in ${jsonPath}`);
+  }
+  if (json.binSha256 !== undefined && sha256(raw) !== json.binSha256) {
+    throw new CheckpointError(binPath, `contents do not match the sha256 recorded in ${jsonPath}: the pair is corrupt or from different runs`);
   }
   const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
   const tensors: Record<string, Tensor> = {};
   for (const e of json.tensors) {
+    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !Array.isArray(e.shape) || !Number.isInteger(e.offset)) {
+      throw new CheckpointError(jsonPath, `tensor table entry ${JSON.stringify(e)} needs a name, a shape and an integer offset`);
+    }
+    if (!e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(jsonPath, `tensor '${e.name}' has shape ${JSON.stringify(e.shape)}; expected non-negative integers`);
     const size = e.shape.reduce((p, d) => p * d, 1);
     if (e.offset < 0 || e.offset + size > all.length) throw new CheckpointError(jsonPath, `tensor '${e.name}' lies outside the .bin data`);
-    tensors[e.name] = new Tensor(all.slice(e.offset, e.offset + size), e.shape);
+    const data = all.slice(e.offset, e.offset + size);
+    const bad = opts.allowNonFinite ? -1 : firstNonFinite(data);
+    if (bad >= 0) {
+      throw new CheckpointError(binPath, `tensor '${e.name}' holds ${data[bad]} at element ${bad}; refusing non-finite weights (allow them with --allow-nonfinite)`);
+    }
+    tensors[e.name] = new Tensor(data, e.shape);
   }
   return { meta: json.meta, tensors };
 }
 
 export function tensorFileExists(path: string): boolean {
   return existsSync(`${path}.json`) && existsSync(`${path}.bin`);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

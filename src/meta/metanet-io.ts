@@ -5,7 +5,7 @@
  * to float64 on load (so its values are rounded to float32 once).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { CheckpointError, loadTensorFile, saveTensorFile, tensorFileExists } from '../io/tensor-file.js';
+import { CheckpointError, loadTensorFile, readTensorFileMeta, saveTensorFile, tensorFileExists, type LoadTensorOptions } from '../io/tensor-file.js';
 import type { OptimizerState } from '../train/optim.js';
 import { gnnLayers, validateGnnConfig, type GnnConfig, type GnnParams } from './gnn.js';
 
@@ -42,8 +42,8 @@ export function writeMetanetFile(path: string, config: GnnConfig, params: GnnPar
 }
 
 /** Reads a metanetwork checkpoint, checking the config and every parameter's shape. */
-export function readMetanetFile(path: string): MetanetFile {
-  const { meta, tensors } = loadTensorFile<MetanetFileMeta>(path, METANET_FORMAT);
+export function readMetanetFile(path: string, opts: LoadTensorOptions = {}): MetanetFile {
+  const { meta, tensors } = loadTensorFile<MetanetFileMeta>(path, METANET_FORMAT, opts);
   const file = `${path}.json`;
   if (meta === null || typeof meta !== 'object' || meta.config === undefined) throw new CheckpointError(file, 'missing metanetwork config');
   const config: GnnConfig = { ...meta.config, dtype: meta.config.dtype ?? 'float32' };
@@ -75,6 +75,12 @@ export function readMetanetFile(path: string): MetanetFile {
     optimizer = { step: meta.optimizer.step, buffers };
   }
   return { config, params, meta: meta.extra ?? {}, optimizer };
+}
+
+/** A metanetwork checkpoint's free-form metadata, from its .json alone (no tensors, no metanetwork built). */
+export function readMetanetMeta(path: string): Record<string, unknown> {
+  const meta = readTensorFileMeta<MetanetFileMeta>(path, METANET_FORMAT);
+  return meta?.extra ?? {};
 }
 
 export function metanetCheckpointExists(path: string): boolean {

@@ -11,6 +11,7 @@ import { edgeMask, fromGraph, nodeMask, toGraph, type NeuralGraph } from '../gra
 import { EDGE_DIM, NODE_DIM } from '../graph/layout.js';
 import { DEFAULT_GNN_CONFIG, gnnForward, gnnParamCount, initGnnParams, validateGnnConfig, type GnnConfig, type GnnParams } from './gnn.js';
 import { metanetCheckpointExists, readMetanetFile, writeMetanetFile } from './metanet-io.js';
+import type { LoadTensorOptions } from '../io/tensor-file.js';
 
 /** Hyper-parameters: L layers, hidden width H, residual scale ε, init seed (and the float dtype). */
 export interface MetanetConfig {
@@ -105,8 +106,8 @@ export function saveMetanet(path: string, metanet: Metanet, meta: Record<string,
   writeMetanetFile(path, metanet.config, metanet.params, meta, optimizer);
 }
 
-export function loadMetanet(path: string): LoadedMetanet {
-  const f = readMetanetFile(path);
+export function loadMetanet(path: string, opts: LoadTensorOptions = {}): LoadedMetanet {
+  const f = readMetanetFile(path, opts);
   return { metanet: new Metanet(f.config, f.params), meta: f.meta, optimizer: f.optimizer };
 }
 

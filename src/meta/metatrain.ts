@@ -21,6 +21,8 @@ import { AdamW, type OptimizerState } from '../train/optim.js';
 import { lrAt } from '../train/schedule.js';
 import { regularizerGrad, getGroups, type Group } from '../prune/index.js';
 import { Metanet, type MetanetConfig, saveMetanet, loadMetanet, metanetCheckpointExists } from './metanet.js';
+import { readMetanetMeta } from './metanet-io.js';
+import { drain, drainInterruptible, Interrupted } from '../train/interrupt.js';
 import type { DataModel } from './zoo.js';
 
 export interface MetaTrainConfig {
@@ -244,12 +246,24 @@ export function assertMetaResumable(dir: string, cfg: MetaTrainConfig, meta?: Re
   if (meta === undefined) {
     const last = lastMetaEpoch(dir, cfg);
     if (last < 0) return;
-    meta = loadMetanet(metanetPath(dir, last)).meta;
+    meta = readMetanetMeta(metanetPath(dir, last)); // the settings only: no metanetwork is built
   }
   if (meta.config !== undefined) assertResumable('metanetwork checkpoints', dir, meta.config, cfg, ['epochs']);
 }
 
 export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConfig, dir: string, hooks: MetaTrainHooks = {}, resume = true): MetaTrainResult {
+  return drain(metaTrainSteps(models, data, cfg, dir, hooks, resume));
+}
+
+/**
+ * {@link metaTrain} that stops after the current step once `stop()` is true, throwing Interrupted;
+ * the epoch in progress is redone on resume (checkpoints are per epoch).
+ */
+export function metaTrainInterruptible(models: DataModel[], data: Dataset, cfg: MetaTrainConfig, dir: string, hooks: MetaTrainHooks, stop: () => boolean): Promise<MetaTrainResult> {
+  return drainInterruptible(metaTrainSteps(models, data, cfg, dir, hooks, true), stop);
+}
+
+function* metaTrainSteps(models: DataModel[], data: Dataset, cfg: MetaTrainConfig, dir: string, hooks: MetaTrainHooks, resume: boolean): Generator<void, MetaTrainResult, boolean> {
   if (models.length === 0) throw new Error('meta-train: no data models');
   let metanet = new Metanet(cfg.gnn);
   const opt = new AdamW({ weightDecay: cfg.weightDecay });
@@ -299,11 +313,16 @@ export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConf
         gradPhiNorm: norm(grads), reg, lr, seconds: (performance.now() - t0) / 1000,
         bnGammaRatio: bnGamma.ratio, bnGammaShrunk: bnGamma.shrunk,
       });
+      // a stop asked for during an epoch's last step waits for its checkpoint (below)
+      if ((yield) && mi !== order[order.length - 1]) {
+        throw new Interrupted(`meta-train stopped at epoch ${epoch + 1}, step ${step}; it resumes from ${epoch > 0 ? metanetPath(dir, epoch - 1) : 'the start'} (epoch ${epoch + 1} is redone)`);
+      }
     }
     const path = metanetPath(dir, epoch);
     saveMetanet(path, metanet, { epoch, reg, config: cfg }, opt.state());
     checkpoints.push(path);
     hooks.onEpoch?.(epoch, path);
+    if (epoch + 1 < cfg.epochs && (yield)) throw new Interrupted(`meta-train stopped after epoch ${epoch + 1}; saved ${path}`);
   }
   return { metanet, reg, checkpoints };
 }

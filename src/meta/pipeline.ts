@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { loadRecipe, defaultWorkers, runJobs, type DataRecipe, type JobQueueTarget, type QueueProgress } from './workers.js';
 import { assertZooResumable, buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
-import { assertMetaResumable, metaTrain, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
+import { assertMetaResumable, metaTrain, metaTrainInterruptible, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
 import { selectJobs, runSelectJob, chooseCheckpoint, type SelectConfig, type SelectionResult, type CurveFamilyMember } from './select.js';
 import { compareJobs, runCompareJob, summarize, sortRows, formatCompareTable, type CompareConfig, type CompareRow, type CompareSummaryRow } from './compare.js';
 import { DEFAULT_CURVE } from './curves.js';
@@ -74,6 +74,8 @@ export interface PipelineHooks {
   compareRow?(r: CompareRow): void;
   log?(record: Record<string, unknown>): void;
   queueProgress?(p: QueueProgress): void;
+  /** Polled after every step or job: when true, the pipeline stops there and throws Interrupted (re-running resumes). */
+  stop?(): boolean;
 }
 
 export type Stage = 'zoo' | 'meta-train' | 'select' | 'compare';
@@ -162,14 +164,16 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   hooks.stage?.('zoo', `${cfg.zoo.count} data models of ${cfg.zoo.model}`);
   const workers = cfg.workers > 0 ? cfg.workers : defaultWorkers();
   const queue = queueTarget(cfg, hooks);
-  const zoo = await buildZoo(cfg.zoo, { train, test }, layout.zoo, { onModel: hooks.zooModel }, { workers, loadData: recipe, queue });
+  const zoo = await buildZoo(cfg.zoo, { train, test }, layout.zoo, { onModel: hooks.zooModel, stop: hooks.stop }, { workers, loadData: recipe, queue });
   const trainModels = zoo.entries.filter((e) => e.split === 'train').map((e) => loadDataModel(zoo, e));
   const heldOut = zoo.entries.filter((e) => e.split === 'heldout');
   if (until === 'zoo') return { zoo, stage: 'zoo' };
 
   hooks.stage?.('meta-train', `${cfg.meta.epochs} epochs × ${trainModels.length} data models`);
   const metaDir = layout.meta;
-  const meta = metaTrain(trainModels, train, cfg.meta, metaDir, { onStep: hooks.metaStep });
+  const meta = hooks.stop !== undefined
+    ? await metaTrainInterruptible(trainModels, train, cfg.meta, metaDir, { onStep: hooks.metaStep }, hooks.stop)
+    : metaTrain(trainModels, train, cfg.meta, metaDir, { onStep: hooks.metaStep });
   if (until === 'meta-train') return { zoo, reg: meta.reg, stage: 'meta-train' };
 
   const selModels = heldOut.slice(0, cfg.select.models);
@@ -177,7 +181,7 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const selCfg = selectionConfig(cfg);
   const selection = await cached(layout.selection, { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, async () => {
     const members = await runJobs('select', selectJobs((e) => metanetPath(metaDir, e), zoo.dir, selModels, selCfg), {
-      workers, recipe, queue, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m),
+      workers, recipe, queue, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m), stop: hooks.stop,
     });
     return chooseCheckpoint(members, selCfg);
   });
@@ -187,7 +191,7 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const compareCfg = comparisonConfig(cfg, meta.reg);
   const cmp = await cached(layout.compare, { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, async () => {
     const rows = (await runJobs('compare', compareJobs(zoo, heldOut, metanetPath(metaDir, selection.chosen), compareCfg), {
-      workers, recipe, queue, inProcess: (j) => runCompareJob(j, train, test, val), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
+      workers, recipe, queue, inProcess: (j) => runCompareJob(j, train, test, val), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)), stop: hooks.stop,
     })).flat();
     const sorted = sortRows(rows);
     return { rows: sorted, summary: summarize(sorted) };

@@ -255,7 +255,7 @@ export async function runStudy(cfg: StudyConfig, hooks: StudyHooks = {}): Promis
       const rows = (await runJobs('compare', pairedCompareJobs(zoo, heldOut, metanetPath(layout.meta, chosen), compareCfg), {
         workers, recipe, queue: queueTarget(cellCfg, hooks),
         inProcess: (j) => runCompareJob(j, data!.train, data!.test, data!.val),
-        onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)),
+        onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)), stop: hooks.stop,
       })).flat();
       return { rows: sortRows(rows), seconds: (performance.now() - t0) / 1000 };
     });

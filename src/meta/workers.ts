@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { split, loadDataset, type DatasetSplits } from '../data/index.js';
 import { parseDataSpec } from '../train/run.js';
+import { checkpointStop, Interrupted } from '../train/interrupt.js';
 
 /** How to rebuild the pipeline's data split in another thread. */
 export interface DataRecipe {
@@ -59,6 +60,8 @@ export interface JobOptions<I, R> {
   onStart?(input: I): void;
   /** Run the jobs on `metaprune worker` processes through this queue instead (workers is then ignored). */
   queue?: JobQueueTarget;
+  /** Polled between jobs (and every 200 ms with workers): when true, stop (unfinished jobs are dropped) and throw Interrupted. */
+  stop?(): boolean;
 }
 
 /** One worker thread (single-threaded kernels) running jobs one at a time; see job-worker.ts. */
@@ -116,8 +119,10 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
     return runQueuedJobs(kind, inputs, o, o.queue);
   }
   const results: R[] = [];
+  const stopped = () => new Interrupted(`${kind}: stopped after ${results.length} of ${inputs.length} jobs; re-run the same command to continue`);
   if (o.workers <= 1 || inputs.length <= 1) {
     for (const input of inputs) {
+      if (results.length > 0) await checkpointStop(o.stop, () => stopped().message);
       o.onStart?.(input);
       const r = o.inProcess(input);
       results.push(r);
@@ -128,6 +133,14 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
   const queue = [...inputs];
   const pool = Array.from({ length: Math.min(o.workers, inputs.length) }, () => new JobThread());
   let failed = false;
+  let interrupted: Interrupted | null = null;
+  // a stop request terminates the threads; their running jobs are dropped (re-running resumes)
+  const poll = o.stop === undefined ? undefined : setInterval(() => {
+    if (failed || !o.stop!()) return;
+    interrupted = stopped();
+    failed = true;
+    pool.forEach((t) => void t.terminate());
+  }, 200);
   const drain = async (t: JobThread): Promise<void> => {
     for (let input = queue.shift(); input !== undefined && !failed; input = queue.shift()) {
       o.onStart?.(input);
@@ -144,8 +157,12 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
   };
   try {
     await Promise.all(pool.map((t) => drain(t).catch((e: Error) => { failed = true; throw e; })));
+  } catch (e) {
+    throw interrupted ?? e;
   } finally {
+    clearInterval(poll);
     await Promise.all(pool.map((t) => t.terminate()));
   }
+  if (interrupted !== null) throw interrupted as Interrupted;
   return results;
 }

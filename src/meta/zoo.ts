@@ -14,6 +14,7 @@ import { createModel, finetune, toTrainConfig, type RecipeConfig } from '../trai
 import { evaluate } from '../train/evaluate.js';
 import { checkpointExists, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { insideDir } from '../io/run-dir.js';
 import { assertResumable } from './resume-check.js';
 import { pruneToSpeedup } from '../prune/index.js';
 import { runJobs, type DataRecipe, type JobQueueTarget } from './workers.js';
@@ -76,17 +77,25 @@ export function readZoo(dir: string): Zoo {
   const f = join(dir, INDEX);
   if (!existsSync(f)) throw new Error(`${f}: not found; run \`metaprune zoo\` first`);
   const z = JSON.parse(readFileSync(f, 'utf8')) as Omit<Zoo, 'dir'>;
-  return { dir, ...z, entries: z.entries.filter((e) => checkpointExists(join(dir, e.path))) };
+  return { dir, ...z, entries: z.entries.filter((e) => checkpointExists(modelPath(dir, e))) };
+}
+
+/** A data model's checkpoint path; zoo.json is data, so its paths must stay inside the zoo directory. */
+function modelPath(dir: string, e: ZooEntry): string {
+  if (typeof e.path !== 'string') throw new Error(`${join(dir, INDEX)}: entry ${e.index} has no model path`);
+  return insideDir(dir, e.path, `${join(dir, INDEX)}: entry ${e.index}`);
 }
 
 export function loadDataModel(zoo: Zoo, e: ZooEntry): DataModel {
-  const c = loadCheckpoint(join(zoo.dir, e.path));
+  const c = loadCheckpoint(modelPath(zoo.dir, e));
   return { entry: e, graph: c.graph, params: c.params };
 }
 
 export interface ZooHooks {
   onModel?(e: ZooEntry, done: number, total: number): void;
   onStart?(index: number): void;
+  /** Polled between models: when true, stop (finished models are saved) and throw Interrupted. */
+  stop?(): boolean;
 }
 
 /** The last `heldOut` models are held out of meta-training. */
@@ -164,7 +173,7 @@ export async function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string,
   await runJobs('zoo-model', todo.map((index) => ({ cfg, dir, index })), {
     workers: parallel?.workers ?? 1, recipe: parallel?.loadData ?? { spec: '', valImages: 0, splitSeed: 0 }, queue: parallel?.queue,
     inProcess: (j) => trainDataModel(cfg, data, dir, j.index),
-    onStart: (j) => hooks.onStart?.(j.index), onResult: (e: ZooEntry) => finish(e),
+    onStart: (j) => hooks.onStart?.(j.index), onResult: (e: ZooEntry) => finish(e), stop: hooks.stop,
   });
   writeJsonAtomic(join(dir, INDEX), { baseMacs, config: cfg, data: recipe, entries });
   return { dir, baseMacs, entries };

@@ -7,12 +7,13 @@
  *    very last one; if a previous run left a truncated last line, the writer starts on a new line;
  *  - {@link readMetrics} skips unparsable lines (a truncated last line, or such a line left in the
  *    middle by a resumed run) instead of failing;
- *  - {@link writeJsonAtomic}/{@link writeTextAtomic} write a temp file in the same directory, fsync
- *    it, then rename over the target, so readers see either the old or the new file.
+ *  - {@link writeJsonAtomic}/{@link writeTextAtomic} go through io/atomic.ts (exclusive temp file in
+ *    the same directory, fsync, rename), so readers see either the old or the new file.
  */
 import {
   appendFileSync,
   closeSync,
+  constants,
   existsSync,
   fstatSync,
   fsyncSync,
@@ -20,11 +21,9 @@ import {
   openSync,
   readFileSync,
   readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** A JSON-compatible value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -74,7 +73,8 @@ export class MetricsWriter {
     this.now = options.now ?? (() => new Date());
     this.syncEachLine = options.syncEachLine === true;
     mkdirSync(dirname(file), { recursive: true });
-    this.fd = openSync(file, 'a+');
+    // O_NOFOLLOW: a symlink planted at the log's name must not redirect the appends elsewhere
+    this.fd = openSync(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o644);
     // A crashed previous writer may have left a partial last line: start on a fresh line so the
     // partial record stays a single (skippable) bad line instead of corrupting our first record.
     const size = fstatSync(this.fd).size;
@@ -172,39 +172,9 @@ export function metricSeries(
   return out;
 }
 
-let tmpCounter = 0;
-
-/** Writes `content` to `path` atomically (temp file in the same directory, fsync, rename). */
+/** Writes `content` to `path` atomically (see io/atomic.ts: exclusive temp file, fsync, rename). */
 export function writeTextAtomic(path: string, content: string | Uint8Array): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  tmpCounter += 1;
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${tmpCounter}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    safeSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        /* ignore */
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* ignore */
-    }
-    throw err;
-  }
+  writeFileAtomic(path, content);
 }
 
 /** Writes `value` as pretty JSON (2-space indent, trailing newline) atomically. */

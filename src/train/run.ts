@@ -7,7 +7,8 @@ import { initParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
 import type { ModelGraph, Params } from '../ir/graph.js';
 import { loadDataset, type DatasetSpec, type DatasetSplits } from '../data/index.js';
-import { train, type EpochInfo, type StepInfo, type TrainConfig } from './loop.js';
+import { lastCheckpointEpoch, train, trainInterruptible, type EpochInfo, type StepInfo, type TrainConfig, type TrainResult, type TrainRun } from './loop.js';
+import { readCheckpointMeta } from '../io/checkpoint.js';
 import type { EvalResult } from './evaluate.js';
 
 export interface RecipeConfig {
@@ -76,6 +77,8 @@ export interface TrainRunHooks {
   onStep?(s: StepInfo): void;
   onEpoch?(e: EpochInfo): void;
   data?: DatasetSplits;
+  /** Accept NaN/±Infinity values in a resumed checkpoint. */
+  allowNonFinite?: boolean;
 }
 
 export interface TrainRunResult {
@@ -88,17 +91,42 @@ export interface TrainRunResult {
   resumedFrom: number;
 }
 
-export function trainModelRun(cfg: TrainRunConfig, hooks: TrainRunHooks = {}): TrainRunResult {
+function prepareRun(cfg: TrainRunConfig, hooks: TrainRunHooks): { run: TrainRun; done: (r: TrainResult) => TrainRunResult } {
   const data = hooks.data ?? loadDataset(parseDataSpec(cfg.data));
   const { graph, params } = createModel(cfg.model, data, cfg.train.seed, cfg.width);
-  const r = train({
+  const run: TrainRun = {
     graph, params, train: data.train, test: data.test, config: toTrainConfig(cfg.train),
-    checkpointDir: hooks.checkpointDir, resume: hooks.resume,
+    checkpointDir: hooks.checkpointDir, resume: hooks.resume, allowNonFinite: hooks.allowNonFinite,
     hooks: { onStep: hooks.onStep, onEpoch: hooks.onEpoch },
     metadata: { model: cfg.model, data: cfg.data },
-  });
-  const c = countOps(graph);
-  return { graph, params, final: r.final, epochs: r.epochs, macs: c.macs, paramCount: c.params, resumedFrom: r.resumedFrom };
+  };
+  const done = (r: TrainResult): TrainRunResult => {
+    const c = countOps(graph);
+    return { graph, params, final: r.final, epochs: r.epochs, macs: c.macs, paramCount: c.params, resumedFrom: r.resumedFrom };
+  };
+  return { run, done };
+}
+
+export function trainModelRun(cfg: TrainRunConfig, hooks: TrainRunHooks = {}): TrainRunResult {
+  const { run, done } = prepareRun(cfg, hooks);
+  return done(train(run));
+}
+
+/** {@link trainModelRun} that stops after the current step once `stop()` is true (see trainInterruptible). */
+export async function trainModelRunInterruptible(cfg: TrainRunConfig, hooks: TrainRunHooks, stop: () => boolean): Promise<TrainRunResult> {
+  const { run, done } = prepareRun(cfg, hooks);
+  return done(await trainInterruptible(run, stop));
+}
+
+/**
+ * The epoch record saved with the last epoch checkpoint in `dir` (read from its .json alone), so
+ * a run killed between a checkpoint and its metrics line can write the line on resume.
+ */
+export function lastCheckpointedEpoch(dir: string): EpochInfo | undefined {
+  const last = lastCheckpointEpoch(dir);
+  if (last < 0) return undefined;
+  const info = readCheckpointMeta(`${dir}/epoch_${last}`).training?.info;
+  return info !== null && typeof info === 'object' ? (info as EpochInfo) : undefined;
 }
 
 export interface FinetuneOptions {

@@ -38,3 +38,26 @@ test('truncated .bin, bad JSON, unknown op, version mismatch and wrong shapes ar
   writeFileSync(`${p}.json`, json.replace('"outChannels": 16,', '"outChannels": 17,'));
   assert.throws(() => loadCheckpoint(p), /invalid model graph: node 'bn1' \(batchnorm\): expects 16 input channels, got shape \[17, 32, 32\]/);
 });
+
+test('a .json paired with another checkpoint\'s .bin of the same size is refused, naming both files', () => {
+  const a = join(dir, 'pair-a'), b = join(dir, 'pair-b');
+  saveCheckpoint(a, { graph, params, metadata: {} });
+  saveCheckpoint(b, { graph, params: initParams(graph, 4, 'kaiming-fan-out'), metadata: {} });
+  writeFileSync(`${a}.bin`, readFileSync(`${b}.bin`));
+  assert.throws(() => loadCheckpoint(a), (e: Error) => e.message.includes(`${a}.bin`) && e.message.includes(`${a}.json`) && /sha256/.test(e.message));
+  // flipped bytes inside the .bin (e.g. NaN bytes) are caught the same way
+  saveCheckpoint(a, { graph, params, metadata: {} });
+  const bin = readFileSync(`${a}.bin`);
+  bin.writeFloatLE(Number.NaN, 16);
+  writeFileSync(`${a}.bin`, bin);
+  assert.throws(() => loadCheckpoint(a), /sha256/);
+});
+
+test('non-finite weights are refused naming the tensor and file, unless allowed', () => {
+  const p = join(dir, 'nan');
+  const bad = { ...params, 'conv1.weight': params['conv1.weight'].clone() };
+  (bad['conv1.weight'].data as Float32Array)[5] = Number.NaN;
+  saveCheckpoint(p, { graph, params: bad, metadata: {} });
+  assert.throws(() => loadCheckpoint(p), (e: Error) => e.message.startsWith(`${p}.bin`) && /tensor 'param:conv1\.weight' holds NaN at element 5/.test(e.message) && /--allow-nonfinite/.test(e.message));
+  assert.ok(Number.isNaN(loadCheckpoint(p, { allowNonFinite: true }).params['conv1.weight'].data[5]));
+});

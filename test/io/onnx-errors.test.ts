@@ -317,3 +317,13 @@ test('a zero Pad is absorbed into the next Conv/AveragePool; auto_pad SAME_UPPER
   assert.deepEqual(r.graph.nodes.map((n) => n.op), ['input', 'gap']);
   await sameAsOrt(opset18, r, [2, 4, 8, 8]);
 });
+
+test('an ONNX model with a NaN filter is refused naming the weight, unless non-finite weights are allowed', () => {
+  const g = buildModel('smallcnn', { width: 0.5 });
+  const p = initParams(g, 1);
+  const name = Object.keys(p).find((k) => k.endsWith('.weight'))!;
+  (p[name].data as Float32Array)[3] = Number.NaN;
+  const bytes = exportOnnx(g, p);
+  assert.throws(() => importOnnx(bytes, { source: 'nan.onnx' }), (e: Error) => e instanceof OnnxError && e.message.includes('nan.onnx') && e.message.includes('holds NaN at element 3'));
+  assert.ok(Number.isNaN(Array.from(Object.values(importOnnx(bytes, { allowNonFinite: true }).params).flatMap((t) => Array.from(t.data))).find((v) => Number.isNaN(v)) ?? 0));
+});

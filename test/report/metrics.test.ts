@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, existsSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsWriter, readMetrics, writeJsonAtomic, writeTextAtomic, metricSeries } from '../../src/report/metrics.js';
@@ -141,4 +141,17 @@ describe('atomic writes', () => {
     assert.deepEqual(readdirSync(sub).sort(), ['blocked', 'config.json']);
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { a: 1 });
   });
+});
+
+test('a symlink planted at metrics.jsonl does not redirect the appends', () => {
+  const d = mkdtempSync(join(tmpdir(), 'mp-metrics-link-'));
+  try {
+    const victim = join(d, 'victim.txt');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(d, 'metrics.jsonl'));
+    assert.throws(() => new MetricsWriter(join(d, 'metrics.jsonl')), /ELOOP|symbolic link/);
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -1,5 +1,5 @@
 /** `metaprune apply-metanet`: one forward pass of a metanetwork over a checkpoint's network. */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { loadCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
 import { loadMetanet } from '../../meta/metanet.js';
@@ -21,6 +21,8 @@ export const applyMetanetCommand: Command = {
       out: { type: 'string', short: 'o', valueName: 'PATH', description: 'output checkpoint path (without extension)' },
       data: { type: 'string', description: 'dataset for the accuracy report (default fashion-mnist-14)' },
       'recalibrate-bn': { type: 'boolean', description: 'recompute BN running statistics on training data afterwards' },
+      'allow-nonfinite': { type: 'boolean', description: 'accept NaN/Infinity weights in the checkpoint or metanetwork' },
+      force: { type: 'boolean', description: 'allow --out to overwrite an input checkpoint' },
     },
     overrides: false,
     epilog: 'Example:\n  metaprune apply-metanet --metanet runs/demo/meta/metanet_epoch_29 --checkpoint runs/demo/zoo/models/model_11 --out runs/x-meta',
@@ -30,8 +32,13 @@ export const applyMetanetCommand: Command = {
     const ckPath = flagString(args, 'checkpoint');
     const out = flagString(args, 'out');
     if (!metanetPath || !ckPath || !out) throw new UsageError('apply-metanet needs --metanet, --checkpoint and --out');
-    const ck = loadCheckpoint(ckPath.replace(/\.(json|bin)$/, ''));
-    const { metanet } = loadMetanet(metanetPath.replace(/\.(json|bin)$/, ''));
+    const stem = (p: string) => resolve(p.replace(/\.(json|bin)$/, ''));
+    if (!flagBoolean(args, 'force') && (stem(out) === stem(ckPath) || stem(out) === stem(metanetPath))) {
+      throw new UsageError(`--out ${out} is an input checkpoint; choose another path or add --force to overwrite it`);
+    }
+    const allowNonFinite = flagBoolean(args, 'allow-nonfinite');
+    const ck = loadCheckpoint(ckPath.replace(/\.(json|bin)$/, ''), { allowNonFinite });
+    const { metanet } = loadMetanet(metanetPath.replace(/\.(json|bin)$/, ''), { allowNonFinite });
     const data = loadDataset(parseDataSpec(flagString(args, 'data') ?? 'fashion-mnist-14'));
     const before = evaluate(ck.graph, ck.params, data.test).acc;
     const params = cloneParams(noGrad(() => metanet.apply(ck.graph, ck.params)));

@@ -6,6 +6,7 @@ import { CONFIG_RULES } from '../config-rules.js';
 import { flagBoolean } from '../args.js';
 import { Progress } from '../progress.js';
 import { RunDir } from '../../report/run-dir.js';
+import { Interrupted } from '../../train/interrupt.js';
 import { buildRunReport } from '../../report/run-report.js';
 import { getBackend } from '../../tensor/registry.js';
 import { assertPipelineResumable, runPipeline, quickConfig, DEFAULT_PIPELINE, type PipelineConfig, type Stage } from '../../meta/pipeline.js';
@@ -13,6 +14,7 @@ import { assertPipelineResumable, runPipeline, quickConfig, DEFAULT_PIPELINE, ty
 export function pipelineCommand(name: string, description: string, defaults: PipelineConfig, until: Stage = 'compare'): Command {
   return {
     name,
+    interruptible: true,
     spec: {
       description,
       flags: {
@@ -29,7 +31,8 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
       // the quick setting gets its own default directory: resuming a full run with it would be refused
       if (flagBoolean(args, 'quick')) cfg = quickConfig(cfg.out === defaults.out ? { ...cfg, out: `${defaults.out}-quick` } : cfg);
       assertPipelineResumable(cfg); // before RunDir rewrites config.json
-      const run = new RunDir(cfg.out, cfg);
+      // demo and the stage commands share one run directory, resumed by re-running
+      const run = new RunDir(cfg.out, cfg, { command: 'pipeline', mode: 'continue' });
       const t0 = performance.now();
       let bar: Progress | null = null;
       const say = (s: string) => { if (!ctx.json) ctx.err(s); };
@@ -55,6 +58,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
             if (line !== lastQueueLine) say(line);
             lastQueueLine = line;
           },
+          stop: () => ctx.interrupted?.() ?? false,
           compareRow: (row) => {
             run.log({ kind: 'compare', ...row });
             say(`  ${row.arm.padEnd(13)} seed ${row.seed} ${row.target}× (${row.speedup.toFixed(2)}×): pruned ${(100 * row.accPruned).toFixed(2)}% → finetuned ${(100 * row.accFinal).toFixed(2)}%`);
@@ -76,6 +80,13 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
           ctx.out(r.table);
           ctx.out(`\nchosen metanetwork epoch ${r.selection?.chosen}; λ = ${r.reg?.toPrecision(3)}; ${minutes.toFixed(1)} min; summary ${run.path('summary.json')}; report ${report}`);
         }
+      } catch (e) {
+        if (e instanceof Interrupted) {
+          (bar as Progress | null)?.done();
+          ctx.err(`metaprune: ${e.message}`);
+          ctx.err(`resume with: metaprune ${(ctx.argv ?? [name, '--out', cfg.out]).join(' ')}`);
+        }
+        throw e;
       } finally {
         (bar as Progress | null)?.done();
         run.close();

@@ -3,7 +3,8 @@
  * layer/group/MACs/params summary of them. With onnxruntime-node installed, prune-onnx also reports
  * measured latency before/after next to the MACs speed-up.
  */
-import { basename, dirname, extname, join } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Command, CliContext } from '../command.js';
 import { CONFIG_RULES } from '../config-rules.js';
 import { UsageError, flagBoolean, flagList, flagNumber, flagString } from '../args.js';
@@ -59,6 +60,17 @@ export async function compareOnnxLatency(
   return { runtime: onnxRuntimeVersion(ort), runs, rows };
 }
 
+/** Whether two paths name the same file (following symlinks; false when `b` does not exist yet). */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const sa = statSync(a), sb = statSync(b);
+    return sa.ino === sb.ino && sa.dev === sb.dev;
+  } catch {
+    return false;
+  }
+}
+
 function parseBatch(v: string | undefined): number | string {
   if (v === undefined || v === '') return 'N';
   if (/^\d+$/.test(v)) {
@@ -92,6 +104,8 @@ export const onnxPruneCommand: Command = {
       'no-latency': { type: 'boolean', description: 'skip the onnxruntime latency measurement' },
       threads: { type: 'number', description: "onnxruntime intra-op threads for latency (default: onnxruntime's choice)", check: { integer: true, min: 1, max: 256 } },
       seed: { type: 'number', default: 0, description: 'seed (random importance, finetuning)', check: CONFIG_RULES.seed },
+      force: { type: 'boolean', description: 'allow --out to overwrite the input model' },
+      'allow-nonfinite': { type: 'boolean', description: 'accept NaN/Infinity weights in the model' },
     },
     epilog: 'Examples:\n  metaprune prune-onnx model.onnx --speedup 2 --out model-pruned.onnx\n' +
       '  metaprune prune-onnx resnet.onnx --speedup 3 --data cifar10:data/cifar10 --finetune-epochs 2\n' +
@@ -101,6 +115,8 @@ export const onnxPruneCommand: Command = {
     const path = modelArg(args);
     const speedup = flagNumber(args, 'speedup') ?? 2;
     const out = flagString(args, 'out') ?? join(dirname(path), `${basename(path, extname(path))}-pruned.onnx`);
+    if (out === '') throw new UsageError("--out '': expected a file path");
+    if (!flagBoolean(args, 'force') && sameFile(path, out)) throw new UsageError(`--out ${out} is the input model; choose another path or add --force to overwrite it`);
     const seed = flagNumber(args, 'seed') ?? 0;
     const importanceName = flagString(args, 'importance') ?? 'l2';
     const importance = importanceByName(importanceName, seed);
@@ -113,7 +129,7 @@ export const onnxPruneCommand: Command = {
     if (epochs > 0 && dataSpec === undefined) throw new UsageError('--finetune-epochs needs --data');
     const say = (s: string) => { if (!ctx.json) ctx.out(s); };
 
-    const m = loadOnnx(path);
+    const m = loadOnnx(path, { allowNonFinite: flagBoolean(args, 'allow-nonfinite') });
     const opset = flagNumber(args, 'opset') ?? Math.min(Math.max(m.info.opset, ONNX_OPSET_RANGE[0]), ONNX_OPSET_RANGE[1]);
     say(describe(path, m));
     const data = dataSpec !== undefined ? loadDataset(parseDataSpec(dataSpec)) : undefined;

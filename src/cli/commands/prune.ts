@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { CONFIG_FLAG, resolveConfig } from '../common.js';
+import { flagBoolean } from '../args.js';
 import { describeConfig } from '../config.js';
 import { CONFIG_RULES } from '../config-rules.js';
 import { RunDir } from '../../report/run-dir.js';
@@ -57,6 +58,8 @@ export const pruneCommand: Command = {
       metanet: { type: 'string', valueName: 'PATH', description: 'apply this metanetwork checkpoint first' },
       'finetune-epochs': { type: 'number', description: 'finetune epochs after pruning' },
       out: { type: 'string', short: 'o', valueName: 'DIR', description: 'run directory' },
+      force: { type: 'boolean', description: 'overwrite the run already in --out' },
+      'allow-nonfinite': { type: 'boolean', description: 'accept NaN/Infinity weights in the checkpoint or metanetwork' },
     },
     epilog: `Examples:\n  metaprune prune --checkpoint runs/train/checkpoints/epoch_4 --speedup 2 --finetune-epochs 2\n  metaprune prune --checkpoint runs/train/checkpoints/epoch_4 --metanet runs/demo/meta/metanet_epoch_29 --speedup 3\n\nConfig keys:\n${describeConfig(DEFAULT_PRUNE_RUN, CONFIG_RULES)}`,
   },
@@ -65,9 +68,10 @@ export const pruneCommand: Command = {
       checkpoint: 'checkpoint', speedup: 'speedup', importance: 'importance', metanet: 'metanet', 'finetune-epochs': 'finetuneEpochs', out: 'out',
     });
     if (cfg.checkpoint === '') throw new Error('prune: --checkpoint is required');
-    const ck = loadCheckpoint(cfg.checkpoint.replace(/\.(json|bin)$/, ''));
+    const allowNonFinite = flagBoolean(args, 'allow-nonfinite');
+    const ck = loadCheckpoint(cfg.checkpoint.replace(/\.(json|bin)$/, ''), { allowNonFinite });
     const data = loadDataset(parseDataSpec(cfg.data));
-    const run = new RunDir(cfg.out, cfg);
+    const run = new RunDir(cfg.out, cfg, { command: 'prune', mode: flagBoolean(args, 'force') ? 'force' : 'new' });
     const say = (s: string) => { if (!ctx.json) ctx.out(s); };
     try {
       const base = countOps(ck.graph);
@@ -76,7 +80,7 @@ export const pruneCommand: Command = {
       say(`loaded ${ck.graph.name}: test accuracy ${pct(accBase)}`);
       let accMeta: number | undefined;
       if (cfg.metanet !== '') {
-        const m = loadMetanet(cfg.metanet.replace(/\.(json|bin)$/, '')).metanet;
+        const m = loadMetanet(cfg.metanet.replace(/\.(json|bin)$/, ''), { allowNonFinite }).metanet;
         params = cloneParams(noGrad(() => m.apply(ck.graph, params)));
         finetune(ck.graph, params, data.train, { epochs: cfg.metanetFinetuneEpochs, lr: cfg.finetuneLr, seed: cfg.seed });
         accMeta = evaluate(ck.graph, params, data.test).acc;
@@ -103,7 +107,7 @@ export const pruneCommand: Command = {
         checkpoint: join(run.checkpoints, 'pruned'),
       };
       run.writeSummary(summary);
-      run.close();
+      run.metrics.close();
       buildRunReport(cfg.out, getBackend());
       if (ctx.json) ctx.out(JSON.stringify(summary));
       else say(`pruned checkpoint: ${summary.checkpoint}`);

@@ -55,6 +55,7 @@ export const studyCommand: Command = {
         metaStep: (s) => { if (s.step % 50 === 0) say(`    meta-step ${s.step} epoch ${s.epoch + 1} CE ${s.ce.toFixed(3)} R ${s.r.toFixed(3)}`); },
         member: (m) => say(`    ${m.epoch === null ? 'original' : `epoch ${m.epoch}`}: unpruned ${(100 * m.startAcc).toFixed(2)}%, far ${(100 * m.farAcc).toFixed(2)}%`),
         compareRow: (row) => run.log({ kind: 'compare', ...row }),
+        stop: () => ctx.interrupted?.() ?? false,
         cellDone: (c) => { run.log({ kind: 'cell-done', name: c.name, seconds: c.seconds, chosenEpoch: c.chosenEpoch }); say(`  done in ${(c.seconds / 60).toFixed(1)} min (comparison)`); },
       });
       writeJsonAtomic(run.path('study.json'), { config: cfg, ...r });

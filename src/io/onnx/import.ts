@@ -21,6 +21,7 @@
  * Anything else (ops, attributes or attribute values) raises an OnnxError naming the node, the op
  * and the attribute, with the supported set: no model is ever imported with different semantics.
  */
+import { firstNonFinite } from '../tensor-file.js';
 import { readFileSync } from 'node:fs';
 import { Tensor } from '../../tensor/tensor.js';
 import { GraphError, type ModelGraph, type NodeDef, type Params } from '../../ir/graph.js';
@@ -70,6 +71,8 @@ export interface OnnxImportOptions {
   source?: string;
   /** IR model name (default: the ONNX graph's name, or 'onnx-model'). */
   name?: string;
+  /** Accept NaN/±Infinity weights (default: refuse them, naming the parameter). */
+  allowNonFinite?: boolean;
 }
 
 export interface OnnxModelInfo {
@@ -1114,6 +1117,12 @@ export function modelProtoToIr(m: ModelProto, opts: OnnxImportOptions = {}): Imp
     unused: unused.map((n) => c.label(n)),
     opCounts,
   };
+  if (!opts.allowNonFinite) {
+    for (const [name, t] of Object.entries(c.params)) {
+      const bad = firstNonFinite(t.data);
+      if (bad >= 0) throw c.error(`weight '${name}' holds ${t.data[bad]} at element ${bad}; refusing non-finite weights (allow them with --allow-nonfinite)`);
+    }
+  }
   return { graph, params: c.params, info };
 }
 
