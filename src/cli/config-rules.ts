@@ -50,7 +50,7 @@ export const CONFIG_RULES: ConfigRules = {
   reg: range(0, 1e6),
   regRatio: range(0, 1000),
   alpha: range(0, 1e6),
-  'select.epochs': int(0, MAX_EPOCHS),
+  'select.epochs': int(-1, MAX_EPOCHS), // -1: the untrained metanetwork
   every: int(1, MAX_EPOCHS),
   models: int(1, 10_000),
   tolerance: range(0, 1),
@@ -59,7 +59,12 @@ export const CONFIG_RULES: ConfigRules = {
   'adapt.epochs': int(0, MAX_EPOCHS),
   images: int(0, 10_000_000),
   maxSpeedup: { min: 1, minExclusive: true, max: 1000 },
-  points: { min: 1, minExclusive: true, max: 1000 },
+  'curve.points': { min: 1, minExclusive: true, max: 1000 },
   targets: { min: 1, minExclusive: true, max: 1000 },
   seeds: int(1, 10_000),
+  maxPruningRatio: { min: 0, minExclusive: true, max: 1 },
+  // study
+  'study.mode': { choices: ['one-at-a-time', 'factorial'] },
+  'study.bootstrap': int(1, 10_000_000),
+  'study.confidence': { min: 0.5, max: 0.999 },
 };

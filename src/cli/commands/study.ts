@@ -1,7 +1,8 @@
 /** `metaprune study`: the pipeline over a grid of settings × held-out models × seeds, with bootstrap CIs (issue #16). */
 import type { Command } from '../command.js';
 import { CONFIG_FLAG, resolveConfig } from '../common.js';
-import { describeConfig, mergeConfig } from '../config.js';
+import { checkRules, describeConfig, mergeConfig } from '../config.js';
+import { CONFIG_RULES } from '../config-rules.js';
 import { flagBoolean } from '../args.js';
 import { RunDir } from '../../report/run-dir.js';
 import { buildStudyReport } from '../../report/study-report.js';
@@ -38,14 +39,18 @@ export const studyCommand: Command = {
       out: { type: 'string', short: 'o', valueName: 'DIR', description: 'study directory (re-running resumes it; cells share zoos and metanetworks)' },
       queue: { type: 'string', valueName: 'URL', description: 'run the independent jobs on `metaprune worker` processes through Redis at URL (redis://HOST:PORT)' },
     },
-    epilog: `Examples:\n  metaprune study --quick\n  metaprune study 'study.grid={"compare.finetuneEpochs":[2,10],"compare.adapt.kind":["finetune","bn"]}'\n\nCells: the base setting, then (study.mode=one-at-a-time) each grid value alone, or (factorial) every combination, then study.points (name → overrides). Each cell compares (a) metanetwork, (b) prune only, (c) sparse training on study.models held-out models × study.seeds seeds; differences (a)−(b) and (a)−(c) per pair with ${Math.round(100 * DEFAULT_STUDY_SETTINGS.confidence)} % percentile-bootstrap CIs (over pairs, and over whole models). The best regime is chosen on validation accuracy; the test split only feeds the table.\n\nConfig keys:\n${describeConfig(DEFAULT_STUDY)}`,
+    epilog: `Examples:\n  metaprune study --quick\n  metaprune study 'study.grid={"compare.finetuneEpochs":[2,10],"compare.adapt.kind":["finetune","bn"]}'\n\nCells: the base setting, then (study.mode=one-at-a-time) each grid value alone, or (factorial) every combination, then study.points (name → overrides). Each cell compares (a) metanetwork, (b) prune only, (c) sparse training on study.models held-out models × study.seeds seeds; differences (a)−(b) and (a)−(c) per pair with ${Math.round(100 * DEFAULT_STUDY_SETTINGS.confidence)} % percentile-bootstrap CIs (over pairs, and over whole models). The best regime is chosen on validation accuracy; the test split only feeds the table.\n\nConfig keys:\n${describeConfig(DEFAULT_STUDY, CONFIG_RULES)}`,
   },
   async run(args, ctx) {
     let cfg = resolveConfig(DEFAULT_STUDY, args, { out: 'out', queue: 'queue' });
     if (flagBoolean(args, 'quick')) cfg = quickStudy(cfg.out === DEFAULT_STUDY.out ? { ...cfg, out: `${DEFAULT_STUDY.out}-quick` } : cfg);
     // every cell's settings are validated like a config file before any work starts
-    for (const c of studyCells(cfg)) mergeConfig(DEFAULT_STUDY, withOverrides(cfg, c.overrides), `study cell '${c.name}'`);
-    const run = new RunDir(cfg.out, cfg);
+    for (const c of studyCells(cfg)) {
+      const source = `study cell '${c.name}'`;
+      checkRules(DEFAULT_STUDY, mergeConfig(DEFAULT_STUDY, withOverrides(cfg, c.overrides), source), CONFIG_RULES, source);
+    }
+    // cells are content-addressed, so a study continues with a changed grid (new cells are added)
+    const run = new RunDir(cfg.out, cfg, { command: 'study', mode: 'continue' });
     const say = (s: string) => { if (!ctx.json) ctx.err(s); };
     try {
       const r = await runStudy(cfg, {
