@@ -1,7 +1,9 @@
 /**
- * Summary statistics the report draws as whiskers: mean, sample standard deviation and the
- * Student-t 95 % confidence interval of the mean. NaN entries are ignored.
+ * Summary statistics the report draws as whiskers: mean, sample standard deviation (meta/stats.ts,
+ * the one home of the project's statistics) and the Student-t 95 % confidence interval of the mean.
+ * NaN entries are ignored.
  */
+import { meanStd } from '../meta/stats.js';
 
 /** Two-sided 95 % Student-t quantiles t(0.975, df) for df = 1..30. */
 const T975: readonly number[] = [
@@ -30,8 +32,7 @@ export function summarizeMean(values: ReadonlyArray<number>): MeanSummary {
   const xs = values.filter((v) => Number.isFinite(v));
   const n = xs.length;
   if (n === 0) return { n, mean: NaN, sd: NaN, lo: NaN, hi: NaN };
-  const mean = xs.reduce((s, x) => s + x, 0) / n;
-  const sd = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  const { mean, std: sd } = meanStd(xs);
   const half = n > 1 ? (t975(n - 1) * sd) / Math.sqrt(n) : NaN;
   return { n, mean, sd, lo: mean - half, hi: mean + half };
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeReport, type ReportChart, type ReportTable } from './html.js';
 import { collectEnvironment } from './environment.js';
 import { getBackend } from '../tensor/registry.js';
+import { forestPlot } from './charts.js';
 
 interface Interval { lo: number; hi: number }
 interface Diff { mean: number; std: number; n: number; ci: Interval; ciModels: Interval }
@@ -17,11 +18,27 @@ interface Study { config: object; cells: Cell[]; bestOnValidation: { name: strin
 
 const pt = (x: number) => Number((100 * x).toFixed(2));
 
+function forest(cells: Cell[], pick: (t: Target) => Diff, title: string): ReportChart {
+  const rows = cells.flatMap((c) => c.targets.map((t) => {
+    const d = pick(t);
+    return { label: `${t.target}×`, group: c.name, mean: 100 * d.mean, lo: 100 * d.ci.lo, hi: 100 * d.ci.hi, n: d.n };
+  }));
+  return {
+    title,
+    svg: forestPlot(rows, { title, xLabel: 'difference in test accuracy (percentage points)', zeroLine: true }),
+    caption: 'Dot: mean over (held-out model × seed) pairs; whisker: 95 % percentile-bootstrap CI over pairs. Right of 0: the metanetwork arm is ahead.',
+  };
+}
+
 export function buildStudyReport(dir: string): string {
   const file = join(dir, 'study.json');
   if (!existsSync(file)) throw new Error(`${file}: not found; run \`metaprune study\` first`);
   const s = JSON.parse(readFileSync(file, 'utf8')) as Study;
-  const charts: ReportChart[] = [];
+  const charts: ReportChart[] = [
+    forest(s.cells, (t) => t.vsPruneOnly, '(a) metanetwork − (b) prune only, after finetuning'),
+    forest(s.cells, (t) => t.vsSparse, '(a) metanetwork − (c) sparse training, after finetuning'),
+    forest(s.cells, (t) => t.vsPruneOnlyPruned, '(a) − (b) right after pruning, before finetuning'),
+  ];
   const diffRow = (c: Cell, t: Target) => [
     c.name, `${t.target}×`, t.vsPruneOnly.n,
     pt(t.vsPruneOnly.mean), `[${pt(t.vsPruneOnly.ci.lo)}, ${pt(t.vsPruneOnly.ci.hi)}]`, `[${pt(t.vsPruneOnly.ciModels.lo)}, ${pt(t.vsPruneOnly.ciModels.hi)}]`,
