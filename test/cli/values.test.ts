@@ -8,6 +8,7 @@ import { CONFIG_RULES } from '../../src/cli/config-rules.js';
 import { DEFAULT_TRAIN_RUN } from '../../src/train/run.js';
 import { DEFAULT_PIPELINE } from '../../src/meta/pipeline.js';
 import { DEFAULT_PRUNE_RUN } from '../../src/cli/commands/prune.js';
+import { DEFAULT_STUDY } from '../../src/cli/commands/study.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -17,13 +18,14 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 test('every default value satisfies its own rule (the table and the defaults agree)', () => {
-  for (const d of [DEFAULT_TRAIN_RUN, DEFAULT_PIPELINE, DEFAULT_PRUNE_RUN] as object[]) assert.doesNotThrow(() => loadConfig(d, undefined, [], CONFIG_RULES));
+  for (const d of [DEFAULT_TRAIN_RUN, DEFAULT_PIPELINE, DEFAULT_PRUNE_RUN, DEFAULT_STUDY] as object[]) assert.doesNotThrow(() => loadConfig(d, undefined, [], CONFIG_RULES));
 });
 
 test('the longest dotted suffix picks the rule', () => {
   assert.equal(ruleFor(CONFIG_RULES, 'train.epochs')?.min, 1);
   assert.equal(ruleFor(CONFIG_RULES, 'select.adapt.epochs')?.min, 0);
-  assert.equal(ruleFor(CONFIG_RULES, 'select.epochs')?.min, 0);
+  assert.equal(ruleFor(CONFIG_RULES, 'select.epochs')?.min, -1); // -1: the untrained metanetwork
+  assert.equal(ruleFor(CONFIG_RULES, 'study.points'), undefined, 'curve.points does not reach study.points');
   assert.equal(ruleFor(CONFIG_RULES, 'zoo.prePrune.speedup')?.min, 0);
   assert.equal(ruleFor(CONFIG_RULES, 'speedup')?.minExclusive, true);
   assert.equal(ruleFor(CONFIG_RULES, 'xepochs'), undefined, 'a suffix matches whole segments only');
