@@ -115,7 +115,10 @@ test('queue: a worker SIGKILLed mid-job, a coordinator killed and restarted → 
   const restarted = join(dir, 'restarted');
   const coord = launch([...NODE_ARGS, 'zoo', '--out', restarted, '--queue', url, ...CLI_CFG]);
   await coord.waitFor(/data model 1\/3/);
+  // wait until it is reaped: a zombie still answers kill(pid, 0), so its run-directory lock would look held
+  const exited = new Promise((resolve) => coord.proc.once('exit', resolve));
   coord.proc.kill('SIGKILL');
+  await exited;
   const err: string[] = [];
   assert.equal(await main(['zoo', '--out', restarted, '--queue', url, ...CLI_CFG], { out: () => undefined, err: (l) => err.push(l) }), 0, err.join('\n'));
   assertSameZoo(local, join(restarted, 'zoo'));
