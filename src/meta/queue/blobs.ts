@@ -26,9 +26,12 @@ export async function putBlob(redis: Redis, bytes: Uint8Array): Promise<string> 
   return hash;
 }
 
+/** A blob Redis no longer has (expired, flushed, or already consumed). */
+export class MissingBlobError extends Error {}
+
 export async function getBlob(redis: Redis, hash: string): Promise<Buffer> {
   const b = await redis.getBuffer(BLOB_PREFIX + hash);
-  if (b === null) throw new Error(`blob ${hash.slice(0, 12)}… is not in Redis (expired, or Redis was flushed); re-run the coordinator to send it again`);
+  if (b === null) throw new MissingBlobError(`blob ${hash.slice(0, 12)}… is not in Redis (expired, or Redis was flushed); re-run the coordinator to send it again`);
   if (sha256(b) !== hash) throw new Error(`blob ${hash.slice(0, 12)}… is corrupt (its bytes hash to ${sha256(b).slice(0, 12)}…)`);
   return b;
 }

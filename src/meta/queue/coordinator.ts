@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { jobFiles } from '../job-files.js';
 import type { DataRecipe, JobKind, JobOptions, JobQueueTarget } from '../workers.js';
 import { connectRedis, BLOB_PREFIX, QUEUE_NAME } from './connection.js';
-import { getBlob, packFiles, sha256, type BlobFiles } from './blobs.js';
+import { getBlob, packFiles, sha256, MissingBlobError, type BlobFiles } from './blobs.js';
 
 /** What travels to a worker: everything a job needs, paths as on the coordinator. */
 export interface QueuedJobData {
@@ -55,6 +55,9 @@ export async function runQueuedJobs<I, R>(kind: JobKind, inputs: I[], o: JobOpti
     target.onProgress({ done: results.length, total: jobs.length, active: running.size, workers });
   };
   try {
+    // every waiting job listens on the queue and the events (one listener each)
+    queue.setMaxListeners(inputs.length + 10);
+    events.setMaxListeners(2 * inputs.length + 10);
     await events.waitUntilReady();
     const datas: QueuedJobData[] = [];
     for (const input of inputs) {
@@ -78,27 +81,34 @@ export async function runQueuedJobs<I, R>(kind: JobKind, inputs: I[], o: JobOpti
     }));
     await progress();
     await Promise.all(jobs.map(async (j) => {
-      let out: QueuedJobResult;
-      try {
-        out = await j.job!.waitUntilFinished(events);
-      } catch (e) {
-        throw new Error(`${kind} job failed on a queue worker: ${(e as Error).message}`);
-      }
       const dir = spec.writes(j.input);
-      if (dir !== null) await land(redis, dir, out.files);
+      let out: QueuedJobResult;
+      for (;;) {
+        try {
+          out = await j.job!.waitUntilFinished(events);
+        } catch (e) {
+          throw new Error(`${kind} job failed on a queue worker: ${(e as Error).message}`);
+        }
+        try {
+          if (dir !== null) await land(redis, dir, out.files);
+          break;
+        } catch (e) {
+          // a job done long ago whose files are gone (expired, or landed by an earlier coordinator): run it again
+          if (!(e instanceof MissingBlobError)) throw e;
+          await j.job!.retry('completed');
+        }
+      }
       const r = out.result as R;
       results.push(r);
       running.delete(j.id);
       o.onResult?.(r, j.input);
+      // the files are in the run directory now (and recorded by onResult): free their Redis memory
+      const hashes = Object.values(out.files);
+      if (hashes.length > 0) await redis.del(...hashes.map((h) => BLOB_PREFIX + h));
       void progress();
     }));
-    // done: the results are in the run directory; drop the jobs and their result blobs
-    for (const j of jobs) {
-      const done = await queue.getJob(j.id);
-      const files = Object.values(done?.returnvalue?.files ?? {});
-      if (files.length > 0) await redis.del(...files.map((h) => BLOB_PREFIX + h));
-      await done?.remove().catch(() => undefined);
-    }
+    // done: drop the jobs (their results are with the stage)
+    for (const j of jobs) await (await queue.getJob(j.id))?.remove().catch(() => undefined);
     return results;
   } catch (e) {
     // a failed run takes its jobs that have not started off the queue (running ones finish or fail)
