@@ -131,7 +131,7 @@ async function runChild(model: string, casePath: string, reps: number): Promise<
 // ------------------------------------------------------------------------- parent side
 
 export function torchAvailable(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 600000 });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
