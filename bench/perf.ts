@@ -215,7 +215,7 @@ print(ts[len(ts) // 2], ts[0])
 `;
 
 function torchVersion(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 600000 });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 

@@ -5,7 +5,8 @@
  * 4 × 256 images with BN in eval mode, ∇R, one VJP), ours vs PyTorch at the same thread count, each
  * configuration in a process of its own (peak RSS per configuration). Rounds interleave ours and
  * PyTorch; ratios are reported as median [min–max] over rounds. METAPRUNE_BENCH_REPEAT=N sets the
- * rounds (default 2), METAPRUNE_TWIN_MODELS a comma list of models.
+ * rounds (default 2), METAPRUNE_TWIN_MODELS a comma list of models, METAPRUNE_TWIN_THREADS of thread
+ * counts (default 1,2).
  *
  * Run directly: `node dist/bench/twin.js` (prints the table); `benchTwin()` returns text and rows.
  */
@@ -49,6 +50,12 @@ const BATCHES = 4;
 function models(): string[] {
   const env = process.env.METAPRUNE_TWIN_MODELS;
   return env ? env.split(',').map((s) => s.trim()).filter(Boolean) : ['smallcnn', 'resnet20', 'resnet56'];
+}
+
+function threadCounts(): number[] {
+  const env = process.env.METAPRUNE_TWIN_THREADS;
+  const t = env ? env.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1) : [];
+  return t.length > 0 ? t : [1, 2];
 }
 
 function rounds(): number {
@@ -124,7 +131,7 @@ async function runChild(model: string, casePath: string, reps: number): Promise<
 // ------------------------------------------------------------------------- parent side
 
 export function torchAvailable(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 600000 });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
@@ -195,7 +202,7 @@ export async function benchTwin(): Promise<{ text: string; rows: TwinRow[] }> {
   const R = rounds();
   for (const model of models()) {
     for (let round = 0; round < R; round++) {
-      for (const threads of [1, 2]) {
+      for (const threads of threadCounts()) {
         const t = torch.bind(null, model, threads);
         for (const backend of backends) {
           const o = ours(model, backend, threads, round === 0 && threads === 1 && backend === backends[0]);
@@ -210,6 +217,8 @@ export async function benchTwin(): Promise<{ text: string; rows: TwinRow[] }> {
           }
           row.ours.push(o);
           row.torch.push(p);
+          // progress on stderr: a long run interrupted still leaves its figures
+          process.stderr.write(`twin: ${key} round ${round + 1}: ours ${JSON.stringify(o)} torch ${JSON.stringify(p)}\n`);
         }
       }
     }

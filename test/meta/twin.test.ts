@@ -20,7 +20,7 @@ import { exportTwinCase } from '../../bench/twin-export.js';
 
 const PYTHON = '/usr/bin/python3';
 const TWIN = join(process.cwd(), 'tools', 'metanet_twin.py');
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch'], { timeout: 120000 }).status === 0;
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch'], { timeout: 600000 }).status === 0;
 
 test('PyTorch twin: same metanetwork outputs and φ-gradients as gnn.ts (smallcnn-res graph)', { skip: hasTorch ? false : `${PYTHON} cannot import torch` }, () => {
   const name = 'smallcnn-res'; // conv 3×3, identity shortcuts, linear: every edge kind

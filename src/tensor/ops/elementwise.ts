@@ -204,15 +204,25 @@ export const relu6 = unary('relu6', (x) => (x > 0 ? (x < 6 ? x : 6) : 0), (x) =>
 export const sigmoid = unary('sigmoid', (x) => 1 / (1 + Math.exp(-x)), (_x, y) => y * (1 - y));
 export const tanh = unary('tanh', Math.tanh, (_x, y) => 1 - y * y);
 export const square = unary('square', (x) => x * x, (x) => 2 * x);
-/** SiLU / swish: x·sigmoid(x). */
-export const silu = unary(
-  'silu',
-  (x) => x / (1 + Math.exp(-x)),
-  (x) => {
-    const s = 1 / (1 + Math.exp(-x));
-    return s * (1 + x * (1 - s));
-  },
-);
+/**
+ * SiLU / swish: x·sigmoid(x). Its own loops rather than unary(): the metanetwork runs it on [E, H]
+ * edge states, where unary's call per element through its function arguments (not inlined, a boxed
+ * number each) cost more than the exp. Same expressions, same bits.
+ */
+export function silu(a: Tensor): Tensor {
+  const x = a.data;
+  const o = allocBuf(a.dtype, a.size);
+  for (let i = 0; i < o.length; i++) o[i] = x[i] / (1 + Math.exp(-x[i]));
+  return record(new Tensor(o, a.shape), 'silu', [a], (g) => {
+    const r = allocBuf(a.dtype, a.size);
+    for (let i = 0; i < r.length; i++) {
+      const v = x[i];
+      const s = 1 / (1 + Math.exp(-v));
+      r[i] = g[i] * (s * (1 + v * (1 - s)));
+    }
+    return [r];
+  });
+}
 
 /** Clamps into [lo, hi]; the gradient passes only strictly inside. */
 export function clamp(a: Tensor, lo: number, hi: number): Tensor {
