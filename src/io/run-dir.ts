@@ -9,6 +9,8 @@
  *    settings (resume), or overwritten when asked (force); otherwise it is refused, listing the
  *    settings that differ.
  *  - Temp files of writers that died mid-write are removed once the lock is held.
+ *  - A stage's result file (`{ key, inputs, done, value }`) is reused only when it was made with
+ *    the same settings key and the same inputs (checkpoint hashes), see {@link reuseStage}.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -197,6 +199,29 @@ export function claimRunDir(dir: string, o: ClaimOptions): RunLock {
     lock.release();
     throw e;
   }
+}
+
+interface StageFile<V> { key: unknown; inputs?: Record<string, string>; done?: boolean; value: V }
+
+/**
+ * The value saved in `file` when it was made with the same settings `key` and the same `inputs`
+ * (e.g. sha256 of the checkpoints it read; files without a record of inputs match on the key);
+ * otherwise computes it and saves it with its key and inputs. The file is read as plain JSON.
+ */
+export async function reuseStage<V>(file: string, key: unknown, inputs: Record<string, string>, compute: () => Promise<V>): Promise<V> {
+  if (existsSync(file)) {
+    let c: StageFile<V> | undefined;
+    try {
+      c = JSON.parse(readFileSync(file, 'utf8')) as StageFile<V>;
+    } catch {
+      c = undefined; // unreadable: recompute (it is written atomically, so only a hand edit gets here)
+    }
+    if (c !== undefined && c.done !== false && JSON.stringify(c.key) === JSON.stringify(key) &&
+      (c.inputs === undefined || diffKeys(c.inputs, inputs).length === 0)) return c.value;
+  }
+  const value = await compute();
+  writeJsonAtomic(file, { key, inputs, done: true, value } satisfies StageFile<V>);
+  return value;
 }
 
 /** Resolves `rel` (read from a file in `dir`) inside `dir`, refusing paths that leave it. */

@@ -99,6 +99,12 @@ export function readTensorFileMeta<M>(path: string, format: string): M {
   return readTensorFileJson<M>(`${path}.json`, format).meta;
 }
 
+/** The sha256 of a pair's .bin as recorded in its .json (undefined for files written before it was recorded). */
+export function tensorFileHash(path: string): string | undefined {
+  const h = JSON.parse(readFileSync(`${path}.json`, 'utf8')) as { binSha256?: unknown };
+  return typeof h.binSha256 === 'string' ? h.binSha256 : undefined;
+}
+
 /** Reads a json+bin pair, validating format, version and sizes with errors naming the file. */
 export function loadTensorFile<M>(path: string, format: string, opts: LoadTensorOptions = {}): LoadedTensorFile<M> {
   const jsonPath = `${path}.json`;

@@ -7,9 +7,9 @@
  * and a validation part used only for checkpoint selection; the test split is used only for the
  * final comparison, so nothing is tuned on test data.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeJsonAtomic } from '../io/atomic.js';
+import { basename, join } from 'node:path';
+import { reuseStage } from '../io/run-dir.js';
+import { tensorFileHash } from '../io/tensor-file.js';
 import { loadRecipe, defaultWorkers, runJobs, type DataRecipe, type JobQueueTarget, type QueueProgress } from './workers.js';
 import { assertZooResumable, buildZoo, loadDataModel, DEFAULT_ZOO, type Zoo, type ZooConfig, type ZooEntry } from './zoo.js';
 import { assertMetaResumable, metaTrain, metaTrainInterruptible, metanetPath, DEFAULT_META_TRAIN, type MetaTrainConfig, type MetaStepInfo } from './metatrain.js';
@@ -92,15 +92,11 @@ export interface PipelineResult {
   stage: Stage;
 }
 
-/** The stage result saved in `file` when it was computed with the same key, else computes and saves it. */
-export async function cached<T>(file: string, key: unknown, compute: () => Promise<T>): Promise<T> {
-  if (existsSync(file)) {
-    const c = JSON.parse(readFileSync(file, 'utf8')) as { key: unknown; value: T };
-    if (JSON.stringify(c.key) === JSON.stringify(key)) return c.value;
-  }
-  const value = await compute();
-  writeJsonAtomic(file, { key, value });
-  return value;
+/** Hashes of the metanetwork checkpoints a stage reads, as recorded in their .json files. */
+export function metanetInputs(paths: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of paths) out[basename(p)] = tensorFileHash(p) ?? 'unrecorded';
+  return out;
 }
 
 export function selectionEpochs(cfg: PipelineConfig): number[] {
@@ -179,7 +175,8 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
   const selModels = heldOut.slice(0, cfg.select.models);
   hooks.stage?.('select', `epochs ${selectionEpochs(cfg).join(', ')} on ${selModels.length} held-out models`);
   const selCfg = selectionConfig(cfg);
-  const selection = await cached(layout.selection, { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, async () => {
+  const selInputs = metanetInputs(selCfg.epochs.map((e) => metanetPath(metaDir, e)));
+  const selection = await reuseStage(layout.selection, { zoo: cfg.zoo, meta: cfg.meta, select: selCfg }, selInputs, async () => {
     const members = await runJobs('select', selectJobs((e) => metanetPath(metaDir, e), zoo.dir, selModels, selCfg), {
       workers, recipe, queue, inProcess: (j) => runSelectJob(j, train, val), onResult: (m: CurveFamilyMember) => hooks.member?.(m), stop: hooks.stop,
     });
@@ -189,7 +186,8 @@ export async function runPipeline(cfg: PipelineConfig, hooks: PipelineHooks = {}
 
   hooks.stage?.('compare', `arms metanet / prune-only / sparse-train at ${cfg.compare.targets.join('×, ')}× over ${cfg.compare.seeds} seeds`);
   const compareCfg = comparisonConfig(cfg, meta.reg);
-  const cmp = await cached(layout.compare, { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, async () => {
+  const cmpInputs = metanetInputs([metanetPath(metaDir, selection.chosen)]);
+  const cmp = await reuseStage(layout.compare, { zoo: cfg.zoo, meta: cfg.meta, chosen: selection.chosen, compare: compareCfg }, cmpInputs, async () => {
     const rows = (await runJobs('compare', compareJobs(zoo, heldOut, metanetPath(metaDir, selection.chosen), compareCfg), {
       workers, recipe, queue, inProcess: (j) => runCompareJob(j, train, test, val), onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)), stop: hooks.stop,
     })).flat();

@@ -17,8 +17,9 @@ import { runJobs, defaultWorkers } from './workers.js';
 import { metanetPath } from './metatrain.js';
 import { pairedCompareJobs, runCompareJob, sortRows, ARMS, type Arm, type CompareRow } from './compare.js';
 import { bootstrapCI, bootstrapGroupsCI, meanStd, type Interval, type MeanStd } from './stats.js';
-import { cached, comparisonConfig, dataRecipe, queueTarget, runPipeline, type PipelineConfig, type PipelineHooks, type StageLayout } from './pipeline.js';
+import { comparisonConfig, dataRecipe, metanetInputs, queueTarget, runPipeline, type PipelineConfig, type PipelineHooks, type StageLayout } from './pipeline.js';
 import { loadRecipe } from './workers.js';
+import { reuseStage } from '../io/run-dir.js';
 
 export interface StudySettings {
   /** Config keys (dotted) → values to try. */
@@ -246,7 +247,7 @@ export async function runStudy(cfg: StudyConfig, hooks: StudyHooks = {}): Promis
     const heldOut = p.zoo.entries.filter((e) => e.split === 'heldout').slice(0, cfg.study.models);
     const key = { zoo: cellCfg.zoo, data: dataRecipe(cellCfg), meta: cellCfg.meta, chosen, compare: compareCfg, models: heldOut.map((e) => e.index) };
     const layout = studyLayout(cfg.out, cellCfg, key);
-    const value = await cached(layout.compare, key, async () => {
+    const value = await reuseStage(layout.compare, key, metanetInputs([metanetPath(layout.meta, chosen)]), async () => {
       const t0 = performance.now();
       const recipe = dataRecipe(cellCfg);
       const workers = cellCfg.workers > 0 ? cellCfg.workers : defaultWorkers();

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { acquireRunLock, claimRunDir, insideDir, LOCK_FILE, MANIFEST_FILE } from '../../src/io/run-dir.js';
+import { acquireRunLock, claimRunDir, insideDir, reuseStage, LOCK_FILE, MANIFEST_FILE } from '../../src/io/run-dir.js';
 import { readZoo } from '../../src/meta/zoo.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mp-rundir-'));
@@ -65,4 +65,18 @@ test('paths read from a run directory must stay inside it', () => {
   mkdirSync(zoo);
   writeFileSync(join(zoo, 'zoo.json'), JSON.stringify({ baseMacs: 1, entries: [{ index: 0, seed: 0, split: 'train', path: '../own/checkpoints/x' }] }));
   assert.throws(() => readZoo(zoo), /entry 0: path '\.\.\/own\/checkpoints\/x' leaves the run directory/);
+});
+
+test('a stage result is reused only with the same settings key and the same inputs', async () => {
+  const f = join(root, 'selection.json');
+  let computed = 0;
+  const compute = async () => ++computed;
+  assert.equal(await reuseStage(f, { a: 1 }, { 'metanet_epoch_0': 'h0' }, compute), 1);
+  assert.equal(await reuseStage(f, { a: 1 }, { 'metanet_epoch_0': 'h0' }, compute), 1);
+  assert.equal(await reuseStage(f, { a: 1 }, { 'metanet_epoch_0': 'h1' }, compute), 2, 'a retrained input invalidates the result');
+  assert.equal(await reuseStage(f, { a: 2 }, { 'metanet_epoch_0': 'h1' }, compute), 3);
+  assert.deepEqual(JSON.parse(readFileSync(f, 'utf8')), { key: { a: 2 }, inputs: { 'metanet_epoch_0': 'h1' }, done: true, value: 3 });
+  // results written before inputs were recorded match on the key alone
+  writeFileSync(f, JSON.stringify({ key: { a: 2 }, value: 7 }));
+  assert.equal(await reuseStage(f, { a: 2 }, { 'metanet_epoch_0': 'h1' }, compute), 7);
 });
