@@ -6,7 +6,7 @@ import { buildModel, modelEntry } from '../models/index.js';
 import { initParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
 import type { ModelGraph, Params } from '../ir/graph.js';
-import { loadDataset, type DatasetSpec, type DatasetSplits } from '../data/index.js';
+import { loadDataset, parseUserDataSpec, type DatasetSpec, type DatasetSplits, type UserDataKind } from '../data/index.js';
 import { train, type EpochInfo, type StepInfo, type TrainConfig } from './loop.js';
 import type { EvalResult } from './evaluate.js';
 
@@ -27,7 +27,7 @@ export interface RecipeConfig {
 
 export interface TrainRunConfig {
   model: string;
-  /** 'fashion-mnist-14', or 'idx:DIR', 'cifar10:DIR', 'cifar100:DIR'. */
+  /** 'fashion-mnist-14', or 'idx:DIR', 'cifar10:DIR', 'cifar100:DIR', 'folder:DIR[,k=v…]', 'npz:FILE[,k=v…]', 'npy:FILE,labels=FILE'. */
   data: string;
   width: number;
   out: string;
@@ -45,8 +45,10 @@ export const DEFAULT_TRAIN_RUN: TrainRunConfig = {
 
 export function parseDataSpec(s: string): DatasetSpec {
   if (s === 'fashion-mnist-14') return s;
+  const u = /^(folder|npz|npy):(.*)$/.exec(s);
+  if (u) return parseUserDataSpec(u[1] as UserDataKind, u[2]!, s);
   const m = /^(idx|cifar10|cifar100):(.+)$/.exec(s);
-  if (!m) throw new Error(`data '${s}': expected fashion-mnist-14, idx:DIR, cifar10:DIR or cifar100:DIR`);
+  if (!m) throw new Error(`data '${s}': expected fashion-mnist-14, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, npz:FILE or npy:FILE,labels=FILE`);
   return { kind: m[1] as 'idx' | 'cifar10' | 'cifar100', dir: m[2] };
 }
 
