@@ -12,7 +12,7 @@ import { residentScope } from '../tensor/backends/fast.js';
 import { crossEntropy } from '../tensor/ops/softmax.js';
 import { forward } from '../ir/forward.js';
 import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
-import { batches, numBatches, type Dataset } from '../data/index.js';
+import { batches, numBatches, type AugmentOptions, type Dataset } from '../data/index.js';
 import { checkpointExists, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { makeOptimizer, type OptimizerConfig } from './optim.js';
 import { lrAt, type ScheduleConfig } from './schedule.js';
@@ -32,7 +32,8 @@ export interface TrainConfig {
   optimizer: OptimizerConfig;
   schedule: ScheduleConfig;
   seed: number;
-  augment?: boolean;
+  /** Random crop with padding + horizontal flip (`true`: padding 4 and flip). */
+  augment?: boolean | AugmentOptions;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {

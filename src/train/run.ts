@@ -3,6 +3,7 @@
  * function behind `metaprune train`.
  */
 import { buildModel, modelEntry } from '../models/index.js';
+import { isOnnxPath, onnxArchitecture } from '../models/onnx-architecture.js';
 import { initParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
 import type { ModelGraph, Params } from '../ir/graph.js';
@@ -22,6 +23,10 @@ export interface RecipeConfig {
   milestones: number[];
   gamma: number;
   augment: boolean;
+  /** With augment: zero padding before the random crop (0: no crop). Absent: 4. */
+  augmentPadding?: number;
+  /** With augment: random horizontal flips. Absent: true. */
+  augmentFlip?: boolean;
   seed: number;
 }
 
@@ -36,7 +41,7 @@ export interface TrainRunConfig {
 
 export const DEFAULT_RECIPE: RecipeConfig = {
   epochs: 5, batchSize: 128, lr: 0.05, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4,
-  schedule: 'cosine', milestones: [], gamma: 0.1, augment: false, seed: 0,
+  schedule: 'cosine', milestones: [], gamma: 0.1, augment: false, augmentPadding: 4, augmentFlip: true, seed: 0,
 };
 
 export const DEFAULT_TRAIN_RUN: TrainRunConfig = {
@@ -54,7 +59,8 @@ export function parseDataSpec(s: string): DatasetSpec {
 
 export function toTrainConfig(r: RecipeConfig): TrainConfig {
   return {
-    epochs: r.epochs, batchSize: r.batchSize, lr: r.lr, seed: r.seed, augment: r.augment,
+    epochs: r.epochs, batchSize: r.batchSize, lr: r.lr, seed: r.seed,
+    augment: r.augment && (r.augmentPadding !== undefined || r.augmentFlip !== undefined) ? { padding: r.augmentPadding ?? 4, flip: r.augmentFlip ?? true } : r.augment,
     optimizer: r.optimizer === 'sgd'
       ? { kind: 'sgd', momentum: r.momentum, nesterov: r.nesterov, weightDecay: r.weightDecay }
       : { kind: 'adamw', weightDecay: r.weightDecay },
@@ -65,9 +71,13 @@ export function toTrainConfig(r: RecipeConfig): TrainConfig {
   };
 }
 
-/** Builds the named model for the dataset's image shape and class count, initialized from seed. */
+/**
+ * Builds the named model (or the architecture of a `.onnx` file) for the dataset's image shape and
+ * class count, initialized from seed.
+ */
 export function createModel(name: string, data: DatasetSplits, seed: number, width = 1): { graph: ModelGraph; params: Params } {
   const t = data.train;
+  if (isOnnxPath(name)) return onnxArchitecture(name, [t.channels, t.height, t.width], t.numClasses, seed);
   const graph = buildModel(name, { numClasses: t.numClasses, inputShape: [t.channels, t.height, t.width], width });
   return { graph, params: initParams(graph, seed, modelEntry(name).init) };
 }
