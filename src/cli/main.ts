@@ -12,10 +12,11 @@ import { pruneCommand } from './commands/prune.js';
 import { applyMetanetCommand } from './commands/apply-metanet.js';
 import { onnxPruneCommand, onnxInspectCommand } from './commands/onnx.js';
 import { reportCommand } from './commands/report.js';
+import { metaPruneCommand } from './commands/meta-prune.js';
 import { packageRoot } from '../data/index.js';
 import { ConfigError } from './config.js';
 
-const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand];
+const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand, metaPruneCommand];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
