@@ -19,6 +19,11 @@ export interface Normalization {
   std: number[];
 }
 
+/**
+ * A labelled image dataset, the one type every reader returns and every trainer takes. Library
+ * users with their own arrays build one with `fromRaw` (uint8 N×C×H×W pixels + labels), or fill
+ * the fields directly: `images` holds n·channels·height·width floats, `labels` n integers.
+ */
 export interface Dataset {
   readonly name: string;
   /** N×C×H×W, normalized. */
