@@ -43,3 +43,14 @@ export { finetune } from './train/run.js';
 export { buildRunReport } from './report/run-report.js';
 export { lineChart, barChart } from './report/charts.js';
 export { renderReport, writeReport } from './report/html.js';
+export {
+  fromRaw, computeStats, readImageFolder, readNpzImages, readNpyImages, rawFromArrays, splitByRatio, decodeImage, transformImage,
+  type RawImages, type NormalizeOption, type UserDataOptions, type ImageOptions, type ImageFolder,
+} from './data/index.js';
+export { parseNpy, parseNpz, encodeNpy, encodeNpz, type NdArray, type NpyDType } from './io/npy.js';
+export { parseSafetensors, encodeSafetensors } from './io/safetensors.js';
+export { readStateDict, paramsFromStateDict, StateDictError, type StateDict } from './io/state-dict.js';
+export { ArrayFileError } from './io/array-error.js';
+export { torchvisionNames } from './models/torchvision-names.js';
+export { onnxArchitecture, isOnnxPath } from './models/onnx-architecture.js';
+export { metaPrune, quickMetaPruneConfig, layerWidths, DEFAULT_META_PRUNE, type MetaPruneConfig, type MetaPruneReport } from './meta/meta-prune.js';

@@ -14,6 +14,7 @@ import { onnxPruneCommand, onnxInspectCommand } from './commands/onnx.js';
 import { reportCommand } from './commands/report.js';
 import { studyCommand } from './commands/study.js';
 import { workerCommand } from './commands/worker.js';
+import { metaPruneCommand } from './commands/meta-prune.js';
 import { packageRoot } from '../data/index.js';
 import { ConfigError } from './config.js';
 import { Interrupted } from '../train/interrupt.js';
@@ -34,7 +35,7 @@ function onSigint(): void {
   process.exit(130);
 }
 
-const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, studyCommand, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand, workerCommand];
+const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, studyCommand, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand, workerCommand, metaPruneCommand];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

@@ -8,6 +8,10 @@ import { readCifar100Dir, readCifar10Dir } from './cifar.js';
 import { DataError } from './errors.js';
 import { EMBEDDED_NAME, FASHION_MNIST_CLASSES, readEmbedded } from './embedded.js';
 import { readIdxDir, type RawImages } from './idx.js';
+import { readImageFolder, splitFolders } from './folder.js';
+import { readNpyImages, readNpzImages } from './arrays.js';
+import { splitByRatio } from './ratio-split.js';
+import type { ImageOptions } from './image-transform.js';
 
 /** Per-channel normalization statistics, in [0, 1] pixel units. */
 export interface Normalization {
@@ -15,6 +19,11 @@ export interface Normalization {
   std: number[];
 }
 
+/**
+ * A labelled image dataset, the one type every reader returns and every trainer takes. Library
+ * users with their own arrays build one with `fromRaw` (uint8 N×C×H×W pixels + labels), or fill
+ * the fields directly: `images` holds n·channels·height·width floats, `labels` n integers.
+ */
 export interface Dataset {
   readonly name: string;
   /** N×C×H×W, normalized. */
@@ -47,7 +56,34 @@ export type DatasetSpec =
   | { kind: typeof EMBEDDED_NAME; file?: string; normalize?: NormalizeOption }
   | { kind: 'idx'; dir: string; name?: string; classNames?: readonly string[]; normalize?: NormalizeOption }
   | { kind: 'cifar10'; dir: string; normalize?: NormalizeOption }
-  | { kind: 'cifar100'; dir: string; labels?: 'fine' | 'coarse'; normalize?: NormalizeOption };
+  | { kind: 'cifar100'; dir: string; labels?: 'fine' | 'coarse'; normalize?: NormalizeOption }
+  | ({ kind: 'folder'; dir: string } & UserDataOptions)
+  | ({ kind: 'npz'; file: string } & UserDataOptions)
+  | ({ kind: 'npy'; images: string; labels: string } & UserDataOptions);
+
+/** Options of the user-data readers (image folders and NumPy arrays). */
+export interface UserDataOptions {
+  /** Color conversion, resize and center crop applied to every image. */
+  image?: ImageOptions;
+  /** Share of each class put in the test split when the data has no split of its own (default 0.2). */
+  testFraction?: number;
+  /** Seed of that split (default 0). */
+  seed?: number;
+  normalize?: NormalizeOption;
+}
+
+const DEFAULT_TEST_FRACTION = 0.2;
+
+function splitUserData(raw: { train?: RawImages; test?: RawImages; all?: RawImages }, o: UserDataOptions): { train: RawImages; test: RawImages } {
+  if (raw.train && raw.test) return { train: raw.train, test: raw.test };
+  return splitByRatio(raw.all!, o.testFraction ?? DEFAULT_TEST_FRACTION, o.seed ?? 0);
+}
+
+function checkSameShape(a: RawImages, b: RawImages, where: string): void {
+  if (a.channels !== b.channels || a.height !== b.height || a.width !== b.width) {
+    throw new DataError(`${where}: train images are ${a.channels}×${a.height}×${a.width} but test images ${b.channels}×${b.height}×${b.width}: set resize/crop`, { file: where });
+  }
+}
 
 /** Per-channel mean/std (population std) of uint8 N×C×H×W pixels, in [0, 1] units. */
 export function computeStats(raw: RawImages): Normalization {
@@ -207,6 +243,29 @@ export function loadDataset(spec: DatasetSpec = EMBEDDED_NAME): DatasetSplits {
         return fromRaw('cifar100-coarse', { train: coarse(r.train), test: coarse(r.test) }, 20, r.coarseClassNames, s.normalize);
       }
       return fromRaw('cifar100', r, 100, r.fineClassNames, s.normalize);
+    }
+    case 'folder': {
+      const sf = splitFolders(s.dir);
+      let raw: { train: RawImages; test: RawImages };
+      let classNames: string[];
+      if (sf) {
+        const tr = readImageFolder(sf.train, s.image);
+        const te = readImageFolder(sf.test, s.image, tr.classNames);
+        checkSameShape(tr.raw, te.raw, s.dir);
+        raw = { train: tr.raw, test: te.raw };
+        classNames = tr.classNames;
+      } else {
+        const all = readImageFolder(s.dir, s.image);
+        raw = splitUserData({ all: all.raw }, s);
+        classNames = all.classNames;
+      }
+      return fromRaw('folder', raw, classNames.length, classNames, s.normalize);
+    }
+    case 'npz':
+    case 'npy': {
+      const raw = splitUserData(s.kind === 'npz' ? readNpzImages(s.file, s.image) : { all: readNpyImages(s.images, s.labels, s.image) }, s);
+      checkSameShape(raw.train, raw.test, s.kind === 'npz' ? s.file : s.images);
+      return fromRaw(s.kind, raw, maxLabel(raw.train.labels, raw.test.labels) + 1, undefined, s.normalize);
     }
     default: {
       const bad: never = s;

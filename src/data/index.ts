@@ -53,7 +53,13 @@ export {
   type DatasetSplits,
   type Normalization,
   type NormalizeOption,
+  type UserDataOptions,
 } from './dataset.js';
+export { parseUserDataSpec, type UserDataKind } from './spec-text.js';
+export { readImageFolder, splitFolders, type ImageFolder } from './folder.js';
+export { rawFromArrays, readNpzImages, readNpyImages, type ArrayImages } from './arrays.js';
+export { splitByRatio, selectRaw } from './ratio-split.js';
+export { decodeImage, transformImage, type DecodedImage, type ImageOptions } from './image-transform.js';
 export {
   augmentImage,
   batches,

@@ -12,7 +12,7 @@ import { residentScope } from '../tensor/backends/fast.js';
 import { crossEntropy } from '../tensor/ops/softmax.js';
 import { forward } from '../ir/forward.js';
 import { trainableNames, type ModelGraph, type Params } from '../ir/graph.js';
-import { batches, numBatches, type Dataset } from '../data/index.js';
+import { batches, numBatches, type AugmentOptions, type Dataset } from '../data/index.js';
 import { CheckpointError, checkpointExists, loadCheckpoint, readCheckpointMeta, removeCheckpoint, saveCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { firstNonFinite } from '../io/tensor-file.js';
 import { drain, drainInterruptible, Interrupted } from './interrupt.js';
@@ -34,7 +34,8 @@ export interface TrainConfig {
   optimizer: OptimizerConfig;
   schedule: ScheduleConfig;
   seed: number;
-  augment?: boolean;
+  /** Random crop with padding + horizontal flip (`true`: padding 4 and flip). */
+  augment?: boolean | AugmentOptions;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {

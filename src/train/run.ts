@@ -3,10 +3,11 @@
  * function behind `metaprune train`.
  */
 import { buildModel, modelEntry } from '../models/index.js';
+import { isOnnxPath, onnxArchitecture } from '../models/onnx-architecture.js';
 import { initParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
 import type { ModelGraph, Params } from '../ir/graph.js';
-import { loadDataset, type DatasetSpec, type DatasetSplits } from '../data/index.js';
+import { loadDataset, parseUserDataSpec, type DatasetSpec, type DatasetSplits, type UserDataKind } from '../data/index.js';
 import { lastCheckpointEpoch, train, trainInterruptible, type EpochInfo, type StepInfo, type TrainConfig, type TrainResult, type TrainRun } from './loop.js';
 import { readCheckpointMeta } from '../io/checkpoint.js';
 import type { EvalResult } from './evaluate.js';
@@ -23,12 +24,16 @@ export interface RecipeConfig {
   milestones: number[];
   gamma: number;
   augment: boolean;
+  /** With augment: zero padding before the random crop (0: no crop). Absent: 4. */
+  augmentPadding?: number;
+  /** With augment: random horizontal flips. Absent: true. */
+  augmentFlip?: boolean;
   seed: number;
 }
 
 export interface TrainRunConfig {
   model: string;
-  /** 'fashion-mnist-14', or 'idx:DIR', 'cifar10:DIR', 'cifar100:DIR'. */
+  /** 'fashion-mnist-14', or 'idx:DIR', 'cifar10:DIR', 'cifar100:DIR', 'folder:DIR[,k=v…]', 'npz:FILE[,k=v…]', 'npy:FILE,labels=FILE'. */
   data: string;
   width: number;
   out: string;
@@ -37,7 +42,7 @@ export interface TrainRunConfig {
 
 export const DEFAULT_RECIPE: RecipeConfig = {
   epochs: 5, batchSize: 128, lr: 0.05, optimizer: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4,
-  schedule: 'cosine', milestones: [], gamma: 0.1, augment: false, seed: 0,
+  schedule: 'cosine', milestones: [], gamma: 0.1, augment: false, augmentPadding: 4, augmentFlip: true, seed: 0,
 };
 
 export const DEFAULT_TRAIN_RUN: TrainRunConfig = {
@@ -46,14 +51,17 @@ export const DEFAULT_TRAIN_RUN: TrainRunConfig = {
 
 export function parseDataSpec(s: string): DatasetSpec {
   if (s === 'fashion-mnist-14') return s;
+  const u = /^(folder|npz|npy):(.*)$/.exec(s);
+  if (u) return parseUserDataSpec(u[1] as UserDataKind, u[2]!, s);
   const m = /^(idx|cifar10|cifar100):(.+)$/.exec(s);
-  if (!m) throw new Error(`data '${s}': expected fashion-mnist-14, idx:DIR, cifar10:DIR or cifar100:DIR`);
+  if (!m) throw new Error(`data '${s}': expected fashion-mnist-14, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, npz:FILE or npy:FILE,labels=FILE`);
   return { kind: m[1] as 'idx' | 'cifar10' | 'cifar100', dir: m[2] };
 }
 
 export function toTrainConfig(r: RecipeConfig): TrainConfig {
   return {
-    epochs: r.epochs, batchSize: r.batchSize, lr: r.lr, seed: r.seed, augment: r.augment,
+    epochs: r.epochs, batchSize: r.batchSize, lr: r.lr, seed: r.seed,
+    augment: r.augment && (r.augmentPadding !== undefined || r.augmentFlip !== undefined) ? { padding: r.augmentPadding ?? 4, flip: r.augmentFlip ?? true } : r.augment,
     optimizer: r.optimizer === 'sgd'
       ? { kind: 'sgd', momentum: r.momentum, nesterov: r.nesterov, weightDecay: r.weightDecay }
       : { kind: 'adamw', weightDecay: r.weightDecay },
@@ -64,9 +72,13 @@ export function toTrainConfig(r: RecipeConfig): TrainConfig {
   };
 }
 
-/** Builds the named model for the dataset's image shape and class count, initialized from seed. */
+/**
+ * Builds the named model (or the architecture of a `.onnx` file) for the dataset's image shape and
+ * class count, initialized from seed.
+ */
 export function createModel(name: string, data: DatasetSplits, seed: number, width = 1): { graph: ModelGraph; params: Params } {
   const t = data.train;
+  if (isOnnxPath(name)) return onnxArchitecture(name, [t.channels, t.height, t.width], t.numClasses, seed);
   const graph = buildModel(name, { numClasses: t.numClasses, inputShape: [t.channels, t.height, t.width], width });
   return { graph, params: initParams(graph, seed, modelEntry(name).init) };
 }
