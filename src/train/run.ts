@@ -7,7 +7,9 @@ import { isOnnxPath, onnxArchitecture } from '../models/onnx-architecture.js';
 import { initParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
 import type { ModelGraph, Params } from '../ir/graph.js';
-import { loadDataset, parseUserDataSpec, type DatasetSpec, type DatasetSplits, type UserDataKind } from '../data/index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataError, loadDataset, parseUserDataSpec, type DatasetSpec, type DatasetSplits, type UserDataKind } from '../data/index.js';
 import { lastCheckpointEpoch, train, trainInterruptible, type EpochInfo, type StepInfo, type TrainConfig, type TrainResult, type TrainRun } from './loop.js';
 import { readCheckpointMeta } from '../io/checkpoint.js';
 import type { EvalResult } from './evaluate.js';
@@ -49,12 +51,21 @@ export const DEFAULT_TRAIN_RUN: TrainRunConfig = {
   model: 'smallcnn', data: 'fashion-mnist-14', width: 1, out: 'runs/train', train: DEFAULT_RECIPE,
 };
 
+/** Where Debian's dataset-fashion-mnist package puts the full-resolution IDX files. */
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
 export function parseDataSpec(s: string): DatasetSpec {
   if (s === 'fashion-mnist-14') return s;
+  if (s === 'fashion-mnist') {
+    if (!existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'))) {
+      throw new DataError(`data 'fashion-mnist': the full-resolution Fashion-MNIST is not installed (expected ${FASHION_MNIST_DIR}); on Debian: apt-get install dataset-fashion-mnist, or give idx:DIR with the four IDX files`);
+    }
+    return { kind: 'idx', dir: FASHION_MNIST_DIR };
+  }
   const u = /^(folder|npz|npy):(.*)$/.exec(s);
   if (u) return parseUserDataSpec(u[1] as UserDataKind, u[2]!, s);
   const m = /^(idx|cifar10|cifar100):(.+)$/.exec(s);
-  if (!m) throw new Error(`data '${s}': expected fashion-mnist-14, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, npz:FILE or npy:FILE,labels=FILE`);
+  if (!m) throw new DataError(`data '${s}': expected fashion-mnist-14, fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, npz:FILE or npy:FILE,labels=FILE`);
   return { kind: m[1] as 'idx' | 'cifar10' | 'cifar100', dir: m[2] };
 }
 
