@@ -38,3 +38,4 @@ export { finetune } from './train/run.js';
 export { buildRunReport } from './report/run-report.js';
 export { lineChart, barChart } from './report/charts.js';
 export { renderReport, writeReport } from './report/html.js';
+export { MetapruneError, ValueError, type ErrorCode, type ErrorInfo } from './errors.js';

@@ -13,7 +13,7 @@ import { applyMetanetCommand } from './commands/apply-metanet.js';
 import { onnxPruneCommand, onnxInspectCommand } from './commands/onnx.js';
 import { reportCommand } from './commands/report.js';
 import { packageRoot } from '../data/index.js';
-import { ConfigError } from './config.js';
+import { reportError } from './errors.js';
 
 const COMMANDS: Command[] = [demoCommand, trainCommand, pruneCommand, ...stageCommands, applyMetanetCommand, onnxPruneCommand, onnxInspectCommand, modelsCommand, inspectCommand, reportCommand];
 
@@ -34,7 +34,7 @@ export function cliSpec(): ArgSpec {
       json: { type: 'boolean', description: 'machine-readable JSON output' },
       debug: { type: 'boolean', description: 'print stack traces on errors' },
     },
-    epilog: 'Exit codes: 0 ok, 1 failure, 2 usage error.',
+    epilog: 'Exit codes: 0 ok, 1 failure, 2 usage or value error. With --json, errors are {"error": {...}} on stdout.',
   };
 }
 
@@ -44,11 +44,24 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
   err: (l) => process.stderr.write(l + '\n'),
 }): Promise<number> {
   const spec = cliSpec();
-  const ctx: CliContext = { json: false, ...io };
+  // Known before parsing, so that a parse error is reported in the requested form too.
+  const ctx: CliContext = { json: argv.includes('--json'), ...io };
   let debug = argv.includes('--debug');
+  // The command the user meant (for the --help pointer of a usage error), even if parsing fails.
+  const named = argv.find((a) => Object.prototype.hasOwnProperty.call(spec.commands ?? {}, a));
+  const hint = `Run 'metaprune ${named !== undefined ? `${named} ` : ''}--help' for usage.`;
   try {
     if (argv.includes('--version') || argv.includes('-V')) {
-      ctx.out(version());
+      ctx.out(ctx.json ? JSON.stringify({ version: version() }) : version());
+      return 0;
+    }
+    // `metaprune help [CMD]` is `metaprune [CMD] --help`.
+    if (argv[0] === 'help') {
+      const topic = argv[1];
+      if (topic !== undefined && !Object.prototype.hasOwnProperty.call(spec.commands ?? {}, topic)) {
+        throw new UsageError(`help: unknown command '${topic}'; commands: ${Object.keys(spec.commands ?? {}).join(', ')}`);
+      }
+      ctx.out(formatUsage(spec, topic));
       return 0;
     }
     const args = parseArgs(argv, spec);
@@ -62,19 +75,7 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
     await cmd.run(args, ctx);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      ctx.err(`metaprune: ${e.message}`);
-      if (e.usage) ctx.err(e.usage);
-      return 2;
-    }
-    if (e instanceof ConfigError) {
-      ctx.err(`metaprune: ${e.message}`);
-      return 2;
-    }
-    const err = e as Error;
-    ctx.err(`metaprune: ${err.message}`);
-    if (debug && err.stack) ctx.err(err.stack);
-    return 1;
+    return reportError(e, ctx, debug, hint);
   }
 }
 

@@ -5,6 +5,7 @@
  * g = ∇θ'(ΣCE + R) by ordinary network backprop on detached θ', then J_φ(θ')ᵀ g through the GNN.
  * AdamW (lr 1e-3, wd 5e-4) with a step decay; a metanetwork checkpoint every epoch; resumable.
  */
+import { MetapruneError } from '../errors.js';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import type { Buf } from '../tensor/kernels.js';
@@ -193,7 +194,7 @@ export function metaGradient(metanet: Metanet, dm: DataModel, data: Dataset, o: 
       }
     }
     for (let i = 0; i < g.length; i++) {
-      if (!Number.isFinite(g[i])) throw new Error(`meta-train: non-finite gradient for '${n}' of data model ${dm.entry.index} (epoch ${o.epoch + 1})`);
+      if (!Number.isFinite(g[i])) throw new MetapruneError('metanet', `meta-train: non-finite gradient for '${n}' of data model ${dm.entry.index} (epoch ${o.epoch + 1})`);
     }
     outs.push(generated[n]);
     cot.push(g);
@@ -237,7 +238,7 @@ export function assertMetaResumable(dir: string, cfg: MetaTrainConfig, meta?: Re
 }
 
 export function metaTrain(models: DataModel[], data: Dataset, cfg: MetaTrainConfig, dir: string, hooks: MetaTrainHooks = {}, resume = true): MetaTrainResult {
-  if (models.length === 0) throw new Error('meta-train: no data models');
+  if (models.length === 0) throw new MetapruneError('metanet', 'meta-train: no data models');
   let metanet = new Metanet(cfg.gnn);
   const opt = new AdamW({ weightDecay: cfg.weightDecay });
   let reg = cfg.reg;

@@ -4,6 +4,7 @@
  * `demo --quick` pointed at a full demo's directory) the mix is silently wrong. These helpers name
  * the settings that differ so the stage can refuse with a message that says what to do.
  */
+import { MetapruneError } from '../errors.js';
 
 /** Dotted keys whose values differ between a and b (leaves compared by their JSON), sorted. */
 export function diffKeys(a: unknown, b: unknown, prefix = ''): string[] {
@@ -24,6 +25,6 @@ export function assertResumable(what: string, dir: string, stored: unknown, curr
   if (diff.length === 0) return;
   const show = (v: unknown, k: string): string => JSON.stringify(k.split('.').reduce<unknown>((o, p) => (o as Record<string, unknown> | undefined)?.[p], v));
   const detail = diff.slice(0, 4).map((k) => `${k} ${show(stored, k)} → ${show(current, k)}`).join(', ');
-  throw new Error(`${dir}: holds ${what} made with other settings (${detail}${diff.length > 4 ? `, and ${diff.length - 4} more` : ''}); ` +
+  throw new MetapruneError('io', `${dir}: holds ${what} made with other settings (${detail}${diff.length > 4 ? `, and ${diff.length - 4} more` : ''}); ` +
     'use another run directory (--out) or delete this one');
 }

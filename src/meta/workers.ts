@@ -4,6 +4,7 @@
  * Workers rebuild their data from a recipe (loading the embedded set takes a fraction of a second).
  */
 import { Worker } from 'node:worker_threads';
+import { MetapruneError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { split, loadDataset, type DatasetSplits } from '../data/index.js';
 import { parseDataSpec } from '../train/run.js';
@@ -81,7 +82,7 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
       o.onStart?.(input);
       w.once('message', (m: { ok: true; result: R } | { ok: false; error: string }) => {
         if (failed) return;
-        if (!m.ok) return fail(new Error(`${kind} job failed: ${m.error}`));
+        if (!m.ok) return fail(new MetapruneError('metanet', `${kind} job failed: ${m.error}`));
         results.push(m.result);
         o.onResult?.(m.result, input);
         next(w);

@@ -2,6 +2,7 @@
  * A complete training run from a plain config (model name, dataset spec, recipe): the library
  * function behind `metaprune train`.
  */
+import { ValueError } from '../errors.js';
 import { buildModel, modelEntry } from '../models/index.js';
 import { initParams } from '../ir/init.js';
 import { countOps } from '../ir/count.js';
@@ -46,7 +47,7 @@ export const DEFAULT_TRAIN_RUN: TrainRunConfig = {
 export function parseDataSpec(s: string): DatasetSpec {
   if (s === 'fashion-mnist-14') return s;
   const m = /^(idx|cifar10|cifar100):(.+)$/.exec(s);
-  if (!m) throw new Error(`data '${s}': expected fashion-mnist-14, idx:DIR, cifar10:DIR or cifar100:DIR`);
+  if (!m) throw new ValueError(`data '${s}': expected fashion-mnist-14, idx:DIR, cifar10:DIR or cifar100:DIR`, { subject: 'data', expected: 'fashion-mnist-14, idx:DIR, cifar10:DIR or cifar100:DIR' });
   return { kind: m[1] as 'idx' | 'cifar10' | 'cifar100', dir: m[2] };
 }
 
