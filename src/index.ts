@@ -54,3 +54,4 @@ export { ArrayFileError } from './io/array-error.js';
 export { torchvisionNames } from './models/torchvision-names.js';
 export { onnxArchitecture, isOnnxPath } from './models/onnx-architecture.js';
 export { metaPrune, quickMetaPruneConfig, layerWidths, DEFAULT_META_PRUNE, type MetaPruneConfig, type MetaPruneReport } from './meta/meta-prune.js';
+export { MetapruneError, ValueError, type ErrorCode, type ErrorInfo } from './errors.js';

@@ -13,6 +13,7 @@
  * {@link UsageError}, whose `exitCode` is 2 and whose `usage` holds the relevant help text.
  */
 
+import { MetapruneError } from '../errors.js';
 import { editDistance } from './suggest.js';
 import { constraintMessage, describeConstraint, satisfies, type Constraint } from './constraints.js';
 
@@ -80,11 +81,11 @@ export interface ParsedArgs {
 }
 
 /** Bad command line. Callers should print `message` and `usage` to stderr and exit with `exitCode` (2). */
-export class UsageError extends Error {
+export class UsageError extends MetapruneError {
   readonly exitCode = 2;
   readonly usage: string;
   constructor(message: string, usage = '') {
-    super(message);
+    super('usage', message);
     this.name = 'UsageError';
     this.usage = usage;
   }
@@ -152,7 +153,7 @@ export function formatUsage(spec: ArgSpec, command?: string): string {
     lines.push('', 'Options:');
     for (const [name, f] of Object.entries(all)) lines.push(flagLine(name, f));
     lines.push(`${'  -h, --help'.padEnd(30)} Show this help`);
-    if (c.overrides !== false) lines.push('', 'Config overrides: key=value with dotted keys, e.g. train.epochs=20 meta.eps=0.03');
+    if (c.overrides !== false) lines.push('', 'Config overrides: key=value with dotted keys (e.g. train.epochs=20 for train, meta.gnn.eps=0.03 for demo)');
     if (c.epilog) lines.push('', c.epilog);
   }
   return lines.join('\n');

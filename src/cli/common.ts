@@ -27,3 +27,9 @@ export function resolveConfig<T extends object>(defaults: T, args: ParsedArgs, f
     throw e;
   }
 }
+
+/** A warning when pruning landed far from its target speed-up (more than 10 % above it), else undefined. */
+export function speedupWarning(target: number, achieved: number): string | undefined {
+  if (achieved <= target * 1.1) return undefined;
+  return `the achieved speed-up ${achieved.toFixed(2)}× is far above the target ${target}× (channel rounding or the minimum channel counts forced larger steps)`;
+}

@@ -22,6 +22,7 @@
  * keys are dotted key suffixes (`epochs` matches `train.epochs` and `zoo.recipe.epochs`); the longest
  * matching suffix wins, and a list's rule applies to each element.
  */
+import { MetapruneError } from '../errors.js';
 import { editDistance } from './suggest.js';
 import { constraintMessage, describeConstraint, satisfies, type Constraint } from './constraints.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,14 +38,14 @@ export interface ConfigErrorDetails {
 }
 
 /** Any problem with a config file or an override. The message is meant for the end user. */
-export class ConfigError extends Error {
+export class ConfigError extends MetapruneError {
   readonly file?: string;
   readonly line?: number;
   readonly column?: number;
   readonly key?: string;
 
   constructor(message: string, details: ConfigErrorDetails = {}) {
-    super(message);
+    super('config', message, { subject: details.key ?? details.file });
     this.name = 'ConfigError';
     this.file = details.file;
     this.line = details.line;

@@ -16,8 +16,7 @@ import { studyCommand } from './commands/study.js';
 import { workerCommand } from './commands/worker.js';
 import { metaPruneCommand } from './commands/meta-prune.js';
 import { packageRoot } from '../data/index.js';
-import { ConfigError } from './config.js';
-import { Interrupted } from '../train/interrupt.js';
+import { reportError } from './errors.js';
 
 /**
  * Ctrl-C while an interruptible command runs: the first asks it to stop after the current step
@@ -54,7 +53,7 @@ export function cliSpec(): ArgSpec {
       json: { type: 'boolean', description: 'machine-readable JSON output' },
       debug: { type: 'boolean', description: 'print stack traces on errors' },
     },
-    epilog: 'Exit codes: 0 ok, 1 failure, 2 usage error.',
+    epilog: 'Exit codes: 0 ok, 1 failure, 2 usage or value error. With --json, errors are {"error": {...}} on stdout.',
   };
 }
 
@@ -64,11 +63,24 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
   err: (l) => process.stderr.write(l + '\n'),
 }): Promise<number> {
   const spec = cliSpec();
-  const ctx: CliContext = { json: false, ...io, argv, interrupted: () => interrupt.requested };
+  // Known before parsing, so that a parse error is reported in the requested form too.
+  const ctx: CliContext = { json: argv.includes('--json'), ...io, argv, interrupted: () => interrupt.requested };
   let debug = argv.includes('--debug');
+  // The command the user meant (for the --help pointer of a usage error), even if parsing fails.
+  const named = argv.find((a) => Object.prototype.hasOwnProperty.call(spec.commands ?? {}, a));
+  const hint = `Run 'metaprune ${named !== undefined ? `${named} ` : ''}--help' for usage.`;
   try {
     if (argv.includes('--version') || argv.includes('-V')) {
-      ctx.out(version());
+      ctx.out(ctx.json ? JSON.stringify({ version: version() }) : version());
+      return 0;
+    }
+    // `metaprune help [CMD]` is `metaprune [CMD] --help`.
+    if (argv[0] === 'help') {
+      const topic = argv[1];
+      if (topic !== undefined && !Object.prototype.hasOwnProperty.call(spec.commands ?? {}, topic)) {
+        throw new UsageError(`help: unknown command '${topic}'; commands: ${Object.keys(spec.commands ?? {}).join(', ')}`);
+      }
+      ctx.out(formatUsage(spec, topic));
       return 0;
     }
     const args = parseArgs(argv, spec);
@@ -87,20 +99,7 @@ export async function main(argv: readonly string[], io: Pick<CliContext, 'out' |
     }
     return 0;
   } catch (e) {
-    if (e instanceof Interrupted) return 130; // the command said what was saved and how to resume
-    if (e instanceof UsageError) {
-      ctx.err(`metaprune: ${e.message}`);
-      if (e.usage) ctx.err(e.usage);
-      return 2;
-    }
-    if (e instanceof ConfigError) {
-      ctx.err(`metaprune: ${e.message}`);
-      return 2;
-    }
-    const err = e as Error;
-    ctx.err(`metaprune: ${err.message}`);
-    if (debug && err.stack) ctx.err(err.stack);
-    return 1;
+    return reportError(e, ctx, debug, hint);
   }
 }
 

@@ -3,6 +3,7 @@
  * choice comes from the seeded PRNG in `prng.ts` (never Math.random), so a (seed, epoch) pair
  * always yields the same batches.
  */
+import { ValueError } from '../errors.js';
 import type { Dataset } from './dataset.js';
 import { Rng, deriveSeed, permutation } from './prng.js';
 
@@ -53,7 +54,7 @@ export function numBatches(n: number, batchSize: number, dropLast = false): numb
 }
 
 function checkBatchSize(batchSize: number): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`batch size must be a positive integer, got ${batchSize}`);
 }
 
 /** The order in which `batches()` visits the samples of an epoch (a permutation of 0..n-1). */
@@ -99,7 +100,7 @@ function resolveAugment(a: boolean | AugmentOptions | undefined): Required<Augme
   if (a === undefined || a === false) return undefined;
   const o = a === true ? {} : a;
   const padding = o.padding ?? 4;
-  if (!Number.isInteger(padding) || padding < 0) throw new RangeError(`augment.padding must be a non-negative integer, got ${padding}`);
+  if (!Number.isInteger(padding) || padding < 0) throw new ValueError(`augment.padding must be a non-negative integer, got ${padding}`);
   return { padding, flip: o.flip ?? true };
 }
 
@@ -148,7 +149,7 @@ export function select(ds: Dataset, indices: ArrayLike<number>): Dataset {
   const labels = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const idx = indices[k]!;
-    if (!Number.isInteger(idx) || idx < 0 || idx >= ds.n) throw new RangeError(`select: index ${idx} out of range 0..${ds.n - 1}`);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= ds.n) throw new ValueError(`select: index ${idx} out of range 0..${ds.n - 1}`);
     images.set(ds.images.subarray(idx * img, (idx + 1) * img), k * img);
     labels[k] = ds.labels[idx]!;
   }
@@ -157,7 +158,7 @@ export function select(ds: Dataset, indices: ArrayLike<number>): Dataset {
 
 /** `n` samples drawn without replacement with a seeded choice, kept in dataset order. */
 export function subset(ds: Dataset, n: number, seed: number): Dataset {
-  if (!Number.isInteger(n) || n < 0 || n > ds.n) throw new RangeError(`subset: n must be an integer in 0..${ds.n}, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > ds.n) throw new ValueError(`subset: n must be an integer in 0..${ds.n}, got ${n}`);
   const chosen = permutation(ds.n, seed).slice(0, n).sort();
   return select(ds, chosen);
 }
@@ -168,7 +169,7 @@ export function subset(ds: Dataset, n: number, seed: number): Dataset {
  */
 export function split(ds: Dataset, nHeldOut: number, seed: number): { train: Dataset; heldOut: Dataset } {
   if (!Number.isInteger(nHeldOut) || nHeldOut < 0 || nHeldOut > ds.n) {
-    throw new RangeError(`split: nHeldOut must be an integer in 0..${ds.n}, got ${nHeldOut}`);
+    throw new ValueError(`split: nHeldOut must be an integer in 0..${ds.n}, got ${nHeldOut}`);
   }
   const perm = permutation(ds.n, seed);
   const held = perm.slice(0, nHeldOut).sort();

@@ -4,6 +4,7 @@
  * split uses the same statistics. The data layer works on plain typed arrays only: the training code
  * wraps batches into tensors.
  */
+import { ValueError } from '../errors.js';
 import { readCifar100Dir, readCifar10Dir } from './cifar.js';
 import { DataError } from './errors.js';
 import { EMBEDDED_NAME, FASHION_MNIST_CLASSES, readEmbedded } from './embedded.js';
@@ -136,7 +137,7 @@ export function normalizePixels(raw: RawImages, stats: Normalization | undefined
 
 function checkStats(stats: Normalization, channels: number, name: string): void {
   if (stats.mean.length !== channels || stats.std.length !== channels) {
-    throw new RangeError(`${name}: normalization needs ${channels} mean and std values, got ${stats.mean.length} and ${stats.std.length}`);
+    throw new ValueError(`${name}: normalization needs ${channels} mean and std values, got ${stats.mean.length} and ${stats.std.length}`);
   }
 }
 

@@ -22,6 +22,7 @@
  * The file must end exactly after the test labels. It is built by
  * `npx tsx tools/make-embedded-dataset.ts` (see data/README.md).
  */
+import { ValueError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,10 +57,10 @@ export function encodePacked(p: PackedDataset): Uint8Array {
   const img = p.channels * p.height * p.width;
   for (const [name, s] of [['train', p.train], ['test', p.test]] as const) {
     if (s.pixels.length !== s.n * img || s.labels.length !== s.n) {
-      throw new RangeError(`encodePacked: ${name} split needs ${s.n * img} pixels and ${s.n} labels, got ${s.pixels.length} and ${s.labels.length}`);
+      throw new ValueError(`encodePacked: ${name} split needs ${s.n * img} pixels and ${s.n} labels, got ${s.pixels.length} and ${s.labels.length}`);
     }
     for (let i = 0; i < s.n; i++) {
-      if (s.labels[i]! >= p.numClasses) throw new RangeError(`encodePacked: ${name} label ${s.labels[i]} at ${i} is not below numClasses ${p.numClasses}`);
+      if (s.labels[i]! >= p.numClasses) throw new ValueError(`encodePacked: ${name} label ${s.labels[i]} at ${i} is not below numClasses ${p.numClasses}`);
     }
   }
   const total = PACKED_HEADER_BYTES + (p.train.n + p.test.n) * (img + 1);
@@ -154,8 +155,8 @@ export function readEmbedded(file: string = embeddedDatasetPath()): PackedDatase
  * out = floor((a + b + c + d + 2) / 4).
  */
 export function avgPool2x2(pixels: Uint8Array, n: number, height: number, width: number): Uint8Array {
-  if (height % 2 !== 0 || width % 2 !== 0) throw new RangeError(`avgPool2x2: H and W must be even, got ${height}x${width}`);
-  if (pixels.length !== n * height * width) throw new RangeError(`avgPool2x2: expected ${n * height * width} pixels, got ${pixels.length}`);
+  if (height % 2 !== 0 || width % 2 !== 0) throw new ValueError(`avgPool2x2: H and W must be even, got ${height}x${width}`);
+  if (pixels.length !== n * height * width) throw new ValueError(`avgPool2x2: expected ${n * height * width} pixels, got ${pixels.length}`);
   const oh = height / 2;
   const ow = width / 2;
   const out = new Uint8Array(n * oh * ow);
@@ -189,7 +190,7 @@ export function firstPerClass(labels: Uint8Array, perClass: number, numClasses: 
     }
   }
   for (let c = 0; c < numClasses; c++) {
-    if (taken[c]! < perClass) throw new RangeError(`firstPerClass: class ${c} has only ${taken[c]} examples, ${perClass} requested`);
+    if (taken[c]! < perClass) throw new ValueError(`firstPerClass: class ${c} has only ${taken[c]} examples, ${perClass} requested`);
   }
   return Int32Array.from(out);
 }

@@ -4,14 +4,15 @@
  * and what was expected, e.g.
  * `data/x.idx: truncated at offset 16: expected 47040000 bytes of pixels, found 1000`.
  */
-export class DataError extends Error {
+import { MetapruneError } from '../errors.js';
+export class DataError extends MetapruneError {
   /** The file (or directory) the problem is in, when there is one. */
   readonly file: string | undefined;
   /** Byte offset of the problem inside `file` (decompressed offset for gzipped files). */
   readonly offset: number | undefined;
 
   constructor(message: string, info: { file?: string; offset?: number } = {}) {
-    super(message);
+    super('data', message, { subject: info.file });
     this.name = 'DataError';
     this.file = info.file;
     this.offset = info.offset;

@@ -6,6 +6,7 @@
  * of dimensions d; then d uint32 sizes; then the elements in row-major order. Files may be gzipped
  * (detected by the gzip magic, whatever the extension).
  */
+import { ValueError } from '../errors.js';
 import { DataError, formatError, hex32, hex8 } from './errors.js';
 import { decodeMaybeGzip, firstExisting, gzipError, readBytes } from './files.js';
 
@@ -134,8 +135,8 @@ export function readIdxFile(file: string, opts: IdxReadOptions = {}): IdxData {
 export function encodeIdx(idx: IdxData): Uint8Array {
   const { type, dims, data } = idx;
   const count = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== count) throw new RangeError(`encodeIdx: dims ${dims.join('x')} need ${count} elements, got ${data.length}`);
-  if (dims.length < 1 || dims.length > 255) throw new RangeError(`encodeIdx: 1..255 dimensions, got ${dims.length}`);
+  if (data.length !== count) throw new ValueError(`encodeIdx: dims ${dims.join('x')} need ${count} elements, got ${data.length}`);
+  if (dims.length < 1 || dims.length > 255) throw new ValueError(`encodeIdx: 1..255 dimensions, got ${dims.length}`);
   const headerLen = 4 + 4 * dims.length;
   const elem = SIZE_BY_TYPE[type];
   const out = new Uint8Array(headerLen + count * elem);

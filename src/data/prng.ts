@@ -5,6 +5,7 @@
  * The generator is mulberry32 (32-bit state, period 2^32); seeds are first scrambled with a
  * splitmix32-style finalizer so that nearby seeds (0, 1, 2, ...) give unrelated streams.
  */
+import { ValueError } from '../errors.js';
 
 /** splitmix32-style integer hash (bijective on uint32). */
 export function mix32(x: number): number {
@@ -22,7 +23,7 @@ export function deriveSeed(seed: number, ...tags: number[]): number {
 }
 
 function toUint32(seed: number): number {
-  if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
+  if (!Number.isFinite(seed)) throw new ValueError(`seed must be a finite number, got ${seed}`);
   // Keep the high bits of large integer seeds instead of silently dropping them.
   const lo = seed >>> 0;
   const hi = Math.floor(Math.abs(seed) / 4294967296) >>> 0;
@@ -53,7 +54,7 @@ export class Rng {
 
   /** Uniform integer in [0, n), n ≥ 1, without modulo bias (rejection sampling). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 4294967296) throw new RangeError(`Rng.int: n must be an integer in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > 4294967296) throw new ValueError(`Rng.int: n must be an integer in [1, 2^32], got ${n}`);
     const limit = 4294967296 - (4294967296 % n);
     for (;;) {
       const r = this.nextUint32();

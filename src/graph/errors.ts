@@ -1,7 +1,8 @@
 /** Errors of the network ↔ neural-graph mapping; messages name the model, the node and the problem. */
-export class NeuralGraphError extends Error {
+import { MetapruneError } from '../errors.js';
+export class NeuralGraphError extends MetapruneError {
   constructor(message: string) {
-    super(message);
+    super('graph', message);
     this.name = 'NeuralGraphError';
   }
 }

@@ -45,9 +45,10 @@ export function saveCheckpoint(path: string, c: Checkpoint): void {
 export function loadCheckpoint(path: string, opts: LoadTensorOptions = {}): Checkpoint {
   const { meta, tensors } = loadTensorFile<Meta>(path, FORMAT, opts);
   const file = `${path}.json`;
-  const g = meta.graph;
-  if (g === undefined || !Array.isArray(g.nodes)) throw new CheckpointError(file, 'has no model graph');
+  const g = (meta as Meta | null)?.graph;
+  if (g === undefined || g === null || !Array.isArray(g.nodes)) throw new CheckpointError(file, 'has no model graph');
   for (const n of g.nodes) {
+    if (n === null || typeof n !== 'object') throw new CheckpointError(file, `graph node ${JSON.stringify(n)} is not an object; expected {"name", "op", ...}`);
     if (!OP_TYPES.includes(n.op)) throw new CheckpointError(file, `node '${n.name}' has unknown op '${String(n.op)}' (known: ${OP_TYPES.join(', ')})`);
   }
   try {

@@ -6,15 +6,16 @@
  * .bin; every loaded tensor is checked to be finite unless the caller allows otherwise.
  */
 import { createHash } from 'node:crypto';
+import { MetapruneError } from '../errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 
 export const TENSOR_FILE_VERSION = 1;
 
-export class CheckpointError extends Error {
+export class CheckpointError extends MetapruneError {
   constructor(file: string, problem: string) {
-    super(`${file}: ${problem}`);
+    super('checkpoint', `${file}: ${problem}`, { subject: file });
     this.name = 'CheckpointError';
   }
 }
@@ -86,6 +87,7 @@ function readTensorFileJson<M>(jsonPath: string, format: string): TensorFileJson
   } catch (e) {
     throw new CheckpointError(jsonPath, `not valid JSON (${(e as Error).message})`);
   }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new CheckpointError(jsonPath, `expected a JSON object with format '${format}', found ${json === null ? 'null' : Array.isArray(json) ? 'a list' : typeof json}`);
   if (json.format !== format) throw new CheckpointError(jsonPath, `expected format '${format}', found '${String(json.format)}'`);
   if (json.version !== TENSOR_FILE_VERSION) {
     throw new CheckpointError(jsonPath, `version ${String(json.version)} is not supported (this metaprune reads version ${TENSOR_FILE_VERSION})`);
@@ -121,11 +123,8 @@ export function loadTensorFile<M>(path: string, format: string, opts: LoadTensor
   }
   const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
   const tensors: Record<string, Tensor> = {};
-  for (const e of json.tensors) {
-    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !Array.isArray(e.shape) || !Number.isInteger(e.offset)) {
-      throw new CheckpointError(jsonPath, `tensor table entry ${JSON.stringify(e)} needs a name, a shape and an integer offset`);
-    }
-    if (!e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(jsonPath, `tensor '${e.name}' has shape ${JSON.stringify(e.shape)}; expected non-negative integers`);
+  for (const [i, e] of json.tensors.entries()) {
+    checkTableEntry(jsonPath, i, e);
     const size = e.shape.reduce((p, d) => p * d, 1);
     if (e.offset < 0 || e.offset + size > all.length) throw new CheckpointError(jsonPath, `tensor '${e.name}' lies outside the .bin data`);
     const data = all.slice(e.offset, e.offset + size);
@@ -136,6 +135,15 @@ export function loadTensorFile<M>(path: string, format: string, opts: LoadTensor
     tensors[e.name] = new Tensor(data, e.shape);
   }
   return { meta: json.meta, tensors };
+}
+
+/** A tensor-table entry must be {name, shape: non-negative integers, offset ≥ 0}, else its fields would be used blindly. */
+function checkTableEntry(file: string, i: number, e: unknown): asserts e is TensorEntry {
+  const ok = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const t = e as Partial<TensorEntry> | null;
+  if (t === null || typeof t !== 'object' || typeof t.name !== 'string' || !Array.isArray(t.shape) || !t.shape.every(ok) || !ok(t.offset)) {
+    throw new CheckpointError(file, `tensor table entry ${i} is ${JSON.stringify(e)?.slice(0, 80)}; expected {"name": string, "shape": [non-negative integers], "offset": non-negative integer}`);
+  }
 }
 
 export function tensorFileExists(path: string): boolean {

@@ -3,6 +3,7 @@
  * weights live in a separate `Params` record (name → Tensor), so a model is a pure function of
  * its params (the metanetwork generates new Params; pruning produces a new graph and new Params).
  */
+import { MetapruneError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export type Pair = [number, number];
@@ -76,9 +77,9 @@ export function paramShapes(node: NodeDef): Record<string, number[]> {
   return out;
 }
 
-export class GraphError extends Error {
+export class GraphError extends MetapruneError {
   constructor(message: string) {
-    super(message);
+    super('graph', message);
     this.name = 'GraphError';
   }
 }

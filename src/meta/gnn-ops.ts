@@ -3,19 +3,20 @@
  * engine ops — indexSelect, mul, segmentMean/Max/Min, square, sub, clamp, sqrt, concat — and is
  * tested against it; fusing them removes a dozen [E, H] temporaries per layer).
  */
+import { TensorError } from '../tensor/errors.js';
 import { Tensor, allocBuf } from '../tensor/tensor.js';
 import { record } from '../tensor/autograd.js';
 
 function check2d(op: string, t: Tensor, what: string, cols?: number): void {
   if (t.rank !== 2 || (cols !== undefined && t.shape[1] !== cols)) {
-    throw new Error(`${op}: ${what} must be [rows, ${cols ?? 'H'}], got [${t.shape.join(', ')}]`);
+    throw new TensorError(op, `${what} must be [rows, ${cols ?? 'H'}], got [${t.shape.join(', ')}]`);
   }
 }
 
 function checkIndex(op: string, idx: Int32Array, n: number, what: string): void {
   for (let e = 0; e < idx.length; e++) {
     const v = idx[e];
-    if (!(v >= 0 && v < n)) throw new Error(`${op}: ${what}[${e}] = ${v} out of range [0, ${n})`);
+    if (!(v >= 0 && v < n)) throw new TensorError(op, `${what}[${e}] = ${v} out of range [0, ${n})`);
   }
 }
 
@@ -29,11 +30,11 @@ export function gatherMul3(A: Tensor, ia: Int32Array, B: Tensor, ib: Int32Array,
   const [E, H] = C.shape;
   check2d(op, A, 'A', H);
   check2d(op, B, 'B', H);
-  if (ia.length !== E || ib.length !== E) throw new Error(`${op}: ${ia.length}/${ib.length} indices for ${E} rows`);
+  if (ia.length !== E || ib.length !== E) throw new TensorError(op, `${ia.length}/${ib.length} indices for ${E} rows`);
   checkIndex(op, ia, A.shape[0], 'ia');
   checkIndex(op, ib, B.shape[0], 'ib');
-  if (s !== null && s.size !== H) throw new Error(`${op}: s has ${s.size} entries, rows have ${H}`);
-  if (A.dtype !== C.dtype || B.dtype !== C.dtype || (s !== null && s.dtype !== C.dtype)) throw new Error(`${op}: dtype mismatch`);
+  if (s !== null && s.size !== H) throw new TensorError(op, `s has ${s.size} entries, rows have ${H}`);
+  if (A.dtype !== C.dtype || B.dtype !== C.dtype || (s !== null && s.dtype !== C.dtype)) throw new TensorError(op, `dtype mismatch`);
   const dtype = C.dtype;
   const a = A.data, b = B.data, c = C.data, sv = s?.data ?? null;
   const o = allocBuf(dtype, E * H);
@@ -96,7 +97,7 @@ export function pnaAggregate(m: Tensor, dst: Int32Array, N: number): Tensor {
   const op = 'pnaAggregate';
   check2d(op, m, 'm');
   const [E, H] = m.shape;
-  if (dst.length !== E) throw new Error(`${op}: ${dst.length} destinations for ${E} messages`);
+  if (dst.length !== E) throw new TensorError(op, `${dst.length} destinations for ${E} messages`);
   checkIndex(op, dst, N, 'dst');
   const dtype = m.dtype;
   const x = m.data;

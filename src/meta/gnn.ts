@@ -27,6 +27,7 @@
  * Parameters are PyTorch-initialized (U(±1/√fan_in) for weight and bias) from a seeded Rng, and the
  * last Linear of both decoders is scaled by 0.1 so the output starts close to the input.
  */
+import { MetapruneError, ValueError } from '../errors.js';
 import { Tensor, allocBuf, type DType } from '../tensor/tensor.js';
 import { Rng } from '../tensor/random.js';
 import { add, mul, scale, silu } from '../tensor/ops/elementwise.js';
@@ -87,11 +88,11 @@ export const DECODER_INIT_SCALE = 0.1;
 
 export function validateGnnConfig(cfg: GnnConfig): void {
   const int = (v: number, min: number) => Number.isInteger(v) && v >= min;
-  if (!int(cfg.layers, 0)) throw new Error(`metanet config: layers must be an integer ≥ 0, got ${cfg.layers}`);
-  if (!int(cfg.hidden, 1)) throw new Error(`metanet config: hidden must be an integer ≥ 1, got ${cfg.hidden}`);
-  if (!int(cfg.nodeDim, 1) || !int(cfg.edgeDim, 1)) throw new Error(`metanet config: nodeDim/edgeDim must be integers ≥ 1, got ${cfg.nodeDim}/${cfg.edgeDim}`);
-  if (!Number.isFinite(cfg.eps)) throw new Error(`metanet config: eps must be a finite number, got ${cfg.eps}`);
-  if (!Number.isInteger(cfg.seed)) throw new Error(`metanet config: seed must be an integer, got ${cfg.seed}`);
+  if (!int(cfg.layers, 0)) throw new ValueError(`metanet config: layers must be an integer ≥ 0, got ${cfg.layers}`);
+  if (!int(cfg.hidden, 1)) throw new ValueError(`metanet config: hidden must be an integer ≥ 1, got ${cfg.hidden}`);
+  if (!int(cfg.nodeDim, 1) || !int(cfg.edgeDim, 1)) throw new ValueError(`metanet config: nodeDim/edgeDim must be integers ≥ 1, got ${cfg.nodeDim}/${cfg.edgeDim}`);
+  if (!Number.isFinite(cfg.eps)) throw new ValueError(`metanet config: eps must be a finite number, got ${cfg.eps}`);
+  if (!Number.isInteger(cfg.seed)) throw new ValueError(`metanet config: seed must be an integer, got ${cfg.seed}`);
 }
 
 /** PyTorch nn.Linear default init for every layer; the decoders' last layers × 0.1. */
@@ -126,7 +127,7 @@ export function edgeInverter(hidden: number, dtype: DType = 'float32'): Tensor {
 
 function param(phi: GnnParams, name: string): Tensor {
   const t = phi[name];
-  if (t === undefined) throw new Error(`metanet: missing parameter '${name}'`);
+  if (t === undefined) throw new MetapruneError('metanet', `metanet: missing parameter '${name}'`);
   return t;
 }
 
@@ -145,15 +146,15 @@ function decode(phi: GnnParams, prefix: string, h: Tensor): Tensor {
 
 function checkInput(g: GnnInput, cfg: GnnConfig): void {
   const { nodeFeatures: x, edgeFeatures: e0, edgeOut, edgeIn } = g;
-  if (x.rank !== 2 || x.shape[1] !== cfg.nodeDim) throw new Error(`metanet: node features must be [N, ${cfg.nodeDim}], got [${x.shape.join(', ')}]`);
-  if (e0.rank !== 2 || e0.shape[1] !== cfg.edgeDim) throw new Error(`metanet: edge features must be [E, ${cfg.edgeDim}], got [${e0.shape.join(', ')}]`);
+  if (x.rank !== 2 || x.shape[1] !== cfg.nodeDim) throw new MetapruneError('metanet', `metanet: node features must be [N, ${cfg.nodeDim}], got [${x.shape.join(', ')}]`);
+  if (e0.rank !== 2 || e0.shape[1] !== cfg.edgeDim) throw new MetapruneError('metanet', `metanet: edge features must be [E, ${cfg.edgeDim}], got [${e0.shape.join(', ')}]`);
   const E = e0.shape[0];
-  if (edgeOut.length !== E || edgeIn.length !== E) throw new Error(`metanet: ${E} edge features but ${edgeOut.length}/${edgeIn.length} edge endpoints`);
+  if (edgeOut.length !== E || edgeIn.length !== E) throw new MetapruneError('metanet', `metanet: ${E} edge features but ${edgeOut.length}/${edgeIn.length} edge endpoints`);
   if (x.dtype !== cfg.dtype || e0.dtype !== cfg.dtype) {
-    throw new Error(`metanet: features are ${x.dtype}/${e0.dtype} but the metanetwork is ${cfg.dtype}`);
+    throw new MetapruneError('metanet', `metanet: features are ${x.dtype}/${e0.dtype} but the metanetwork is ${cfg.dtype}`);
   }
-  if (g.nodeMask && (g.nodeMask.shape[0] !== x.shape[0] || g.nodeMask.shape[1] !== x.shape[1])) throw new Error('metanet: node mask shape differs from the node features');
-  if (g.edgeMask && (g.edgeMask.shape[0] !== e0.shape[0] || g.edgeMask.shape[1] !== e0.shape[1])) throw new Error('metanet: edge mask shape differs from the edge features');
+  if (g.nodeMask && (g.nodeMask.shape[0] !== x.shape[0] || g.nodeMask.shape[1] !== x.shape[1])) throw new MetapruneError('metanet', 'metanet: node mask shape differs from the node features');
+  if (g.edgeMask && (g.edgeMask.shape[0] !== e0.shape[0] || g.edgeMask.shape[1] !== e0.shape[1])) throw new MetapruneError('metanet', 'metanet: edge mask shape differs from the edge features');
 }
 
 /**

@@ -5,6 +5,7 @@
  * g = ∇θ'(ΣCE + R) by ordinary network backprop on detached θ', then J_φ(θ')ᵀ g through the GNN.
  * AdamW (lr 1e-3, wd 5e-4) with a step decay; a metanetwork checkpoint every epoch; resumable.
  */
+import { MetapruneError } from '../errors.js';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import type { Buf } from '../tensor/kernels.js';
@@ -207,7 +208,7 @@ export function metaGradient(metanet: Metanet, dm: DataModel, data: Dataset, o: 
       }
     }
     for (let i = 0; i < g.length; i++) {
-      if (!Number.isFinite(g[i])) throw new Error(`meta-train: non-finite gradient for '${n}' of data model ${dm.entry.index} (epoch ${o.epoch + 1})`);
+      if (!Number.isFinite(g[i])) throw new MetapruneError('metanet', `meta-train: non-finite gradient for '${n}' of data model ${dm.entry.index} (epoch ${o.epoch + 1})`);
     }
     cot.push(g);
   }
@@ -264,7 +265,7 @@ export function metaTrainInterruptible(models: DataModel[], data: Dataset, cfg: 
 }
 
 function* metaTrainSteps(models: DataModel[], data: Dataset, cfg: MetaTrainConfig, dir: string, hooks: MetaTrainHooks, resume: boolean): Generator<void, MetaTrainResult, boolean> {
-  if (models.length === 0) throw new Error('meta-train: no data models');
+  if (models.length === 0) throw new MetapruneError('metanet', 'meta-train: no data models');
   let metanet = new Metanet(cfg.gnn);
   const opt = new AdamW({ weightDecay: cfg.weightDecay });
   let reg = cfg.reg;

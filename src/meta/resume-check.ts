@@ -5,6 +5,7 @@
  * the settings that differ so the stage can refuse with a message that says what to do.
  */
 import { describeDiff, diffKeys } from '../io/run-dir.js';
+import { MetapruneError } from '../errors.js';
 
 export { diffKeys };
 
@@ -15,6 +16,6 @@ export { diffKeys };
 export function assertResumable(what: string, dir: string, stored: unknown, current: unknown, ignore: readonly string[] = []): void {
   const diff = diffKeys(stored, current).filter((k) => !ignore.includes(k));
   if (diff.length === 0) return;
-  throw new Error(`${dir}: holds ${what} made with other settings (${describeDiff(stored, current, diff)}); ` +
+  throw new MetapruneError('io', `${dir}: holds ${what} made with other settings (${describeDiff(stored, current, diff)}); ` +
     'use another run directory (--out) or delete this one');
 }

@@ -4,6 +4,7 @@
  * Workers rebuild their data from a recipe (loading the embedded set takes a fraction of a second).
  */
 import { Worker } from 'node:worker_threads';
+import { MetapruneError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { split, loadDataset, type DatasetSplits } from '../data/index.js';
 import { parseDataSpec } from '../train/run.js';
@@ -95,7 +96,7 @@ export class JobThread {
 
   /** Runs one job; rejects with the job's error (its stack) or the thread's crash. */
   run<R>(kind: JobKind, input: unknown, recipe: DataRecipe): Promise<R> {
-    if (this.pending) throw new Error('JobThread: one job at a time');
+    if (this.pending) throw new MetapruneError('engine', 'JobThread: one job at a time');
     return new Promise<R>((resolve, reject) => {
       this.pending = { resolve: resolve as (r: unknown) => void, reject };
       this.worker.postMessage({ kind, input, data: recipe });
@@ -148,7 +149,7 @@ export async function runJobs<I, R>(kind: JobKind, inputs: I[], o: JobOptions<I,
       try {
         r = await t.run<R>(kind, input, o.recipe);
       } catch (e) {
-        throw new Error(`${kind} job failed: ${(e as Error).message}`);
+        throw new MetapruneError('metanet', `${kind} job failed: ${(e as Error).message}`);
       }
       if (failed) return;
       results.push(r);

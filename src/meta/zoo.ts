@@ -4,6 +4,7 @@
  * split into meta-train and held-out sets. Resumable: every finished model is saved with an
  * atomic checkpoint and recorded in zoo.json, and a re-run skips the models it already has.
  */
+import { MetapruneError, ValueError } from '../errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cloneGraph, type ModelGraph, type Params } from '../ir/graph.js';
@@ -75,7 +76,7 @@ const INDEX = 'zoo.json';
 
 export function readZoo(dir: string): Zoo {
   const f = join(dir, INDEX);
-  if (!existsSync(f)) throw new Error(`${f}: not found; run \`metaprune zoo\` first`);
+  if (!existsSync(f)) throw new MetapruneError('io', `${f}: not found; run \`metaprune zoo\` first`, { subject: f, expected: 'a zoo directory made by `metaprune zoo`' });
   const z = JSON.parse(readFileSync(f, 'utf8')) as Omit<Zoo, 'dir'>;
   return { dir, ...z, entries: z.entries.filter((e) => checkpointExists(modelPath(dir, e))) };
 }
@@ -153,7 +154,7 @@ export function assertZooResumable(dir: string, cfg: ZooConfig, recipe?: DataRec
 
 /** Trains the zoo into `dir`, skipping models already present (resume). */
 export async function buildZoo(cfg: ZooConfig, data: DatasetSplits, dir: string, hooks: ZooHooks = {}, parallel?: ZooParallel): Promise<Zoo> {
-  if (cfg.heldOut < 1 || cfg.heldOut >= cfg.count) throw new Error(`zoo: heldOut must be between 1 and count-1 (count ${cfg.count}, heldOut ${cfg.heldOut})`);
+  if (cfg.heldOut < 1 || cfg.heldOut >= cfg.count) throw new ValueError(`zoo: heldOut must be between 1 and count-1 (count ${cfg.count}, heldOut ${cfg.heldOut})`);
   const recipe = parallel?.loadData;
   const existing = assertZooResumable(dir, cfg, recipe)?.entries ?? [];
   const baseMacs = countOps(createModel(cfg.model, data, cfg.seed, cfg.width).graph).macs;

@@ -1,7 +1,8 @@
 /** Errors of the pruning engine: they name the node, op, group or option that is wrong. */
-export class PruneError extends Error {
+import { MetapruneError } from '../errors.js';
+export class PruneError extends MetapruneError {
   constructor(message: string) {
-    super(message);
+    super('prune', message);
     this.name = 'PruneError';
   }
 }

@@ -4,7 +4,8 @@
  * channels removed is k/iterativeSteps·pruningRatio of the ORIGINAL channel count; importance is
  * re-scored on the current, shrunk model at every step; with global ranking all groups' normalized
  * importances are pooled and every channel at or below the threshold goes. `pruneToSpeedup` steps
- * until base MACs / current MACs reaches the target, so the achieved speed-up is slightly above it.
+ * until base MACs / current MACs reaches the target, so the achieved speed-up is slightly above it;
+ * a step that would overshoot it by more than a tolerance removes only the channels needed.
  * Every step is recorded in a JSON-serializable `PruningHistory` that `replayHistory` re-applies.
  */
 import { countOps } from '../ir/count.js';
@@ -173,8 +174,46 @@ export class Pruner {
     return out;
   }
 
-  /** One step of the schedule: returns the (possibly unchanged) model after it. */
-  step(): StepResult {
+  /**
+   * Of the units `chosen` for one step, the fewest (in ascending order of importance, as the
+   * global ranking removes them) whose removal reaches base MACs / MACs ≥ `speedup`.
+   */
+  private trimToTarget(dg: ReturnType<typeof buildDependencyGraph>, chosen: Map<Group, number[]>, imps: Map<Group, Float64Array>, speedup: number): Map<Group, number[]> {
+    const ranked: { g: Group; unit: number; imp: number }[] = [];
+    for (const [g, units] of chosen) for (const unit of units) ranked.push({ g, unit, imp: imps.get(g)?.[unit] ?? 0 });
+    const key = (v: number) => (Number.isNaN(v) ? Infinity : v);
+    ranked.sort((a, b) => key(a.imp) - key(b.imp) || a.unit - b.unit);
+    const prefix = (k: number): Map<Group, number[]> => {
+      const per = new Map<Group, number[]>();
+      for (const r of ranked.slice(0, k)) per.set(r.g, [...(per.get(r.g) ?? []), r.unit]);
+      const out = new Map<Group, number[]>();
+      for (const [g, units] of per) {
+        const n = this.allowed(g, units.length);
+        if (n > 0) out.set(g, units.slice(0, n));
+      }
+      return out;
+    };
+    const macsOf = (sel: Map<Group, number[]>): number => {
+      const removal: Record<string, number[]> = {};
+      for (const [g, units] of sel) removal[g.root] = units.flatMap((k) => g.rootChannels[k]);
+      return countOps(pruneGraph(dg, removal), this.options.inputShape).macs;
+    };
+    // MACs fall monotonically with the prefix length: binary search for the shortest that reaches the target.
+    let lo = 1, hi = ranked.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.baseMacs / macsOf(prefix(mid)) >= speedup) hi = mid;
+      else lo = mid + 1;
+    }
+    return prefix(lo);
+  }
+
+  /**
+   * One step of the schedule: returns the (possibly unchanged) model after it. With `target`, a
+   * step that would overshoot that speed-up by more than `tolerance` removes only as many of its
+   * channels (least important first) as needed to reach it.
+   */
+  step(target?: { speedup: number; tolerance: number }): StepResult {
     const o = this.options;
     if (this.currentStep >= o.iterativeSteps) {
       throw new PruneError(`pruner: all ${o.iterativeSteps} steps of the schedule are done`);
@@ -184,7 +223,17 @@ export class Pruner {
     const dg = buildDependencyGraph(this.graph);
     const groups = prunableGroups(dg, { ignoredLayers: o.ignoredLayers }).filter((g) => g.size > this.minKeep(g));
     const imps = o.importance.scores(groups, this.params, { graph: this.graph, step: this.currentStep });
-    const chosen = this.select(groups, imps, ratio);
+    let chosen = this.select(groups, imps, ratio);
+    if (target !== undefined && chosen.size > 0) {
+      const removal: Record<string, number[]> = {};
+      for (const [g, units] of chosen) removal[g.root] = units.flatMap((k) => g.rootChannels[k]);
+      const full = countOps(pruneGraph(dg, removal), o.inputShape).macs;
+      if (this.baseMacs / full > target.speedup * (1 + target.tolerance)) {
+        const byGroup = new Map<Group, Float64Array>();
+        groups.forEach((g, i) => { const imp = imps[i]; if (imp) byGroup.set(g, imp); });
+        chosen = this.trimToTarget(dg, chosen, byGroup, target.speedup);
+      }
+    }
     const removed: Record<string, number[]> = {};
     for (const [g, units] of chosen) removed[g.root] = units.flatMap((k) => g.rootChannels[k]).sort((a, b) => a - b);
     if (chosen.size > 0) {
@@ -212,6 +261,12 @@ export class Pruner {
 export interface SpeedupOptions extends PrunerOptions {
   /** Target speed-up base MACs / pruned MACs (> 1). */
   speedup: number;
+  /**
+   * A step that would land above speedup·(1 + overshootTolerance) is cut to the channels needed
+   * to reach the target (default 0.1: with the default 200 steps a step is rarely cut, so results
+   * match Torch-Pruning's schedule; with few steps one step could otherwise remove far too much).
+   */
+  overshootTolerance?: number;
 }
 
 export interface SpeedupResult extends PrunedModel {
@@ -238,7 +293,7 @@ export function pruneToSpeedup(graph: ModelGraph, params: Params, o: SpeedupOpti
     if (pruner.currentStep >= pruner.options.iterativeSteps) {
       throw new PruneError(`speed-up ${o.speedup}× is unreachable for '${graph.name}': after all ${pruner.options.iterativeSteps} steps the speed-up is ${pruner.speedup.toFixed(3)}×`);
     }
-    pruner.step();
+    pruner.step({ speedup: o.speedup, tolerance: o.overshootTolerance ?? 0.1 });
   }
   return {
     graph: pruner.graph, params: pruner.params, history: pruner.history,

@@ -10,6 +10,7 @@
  *  - {@link writeJsonAtomic}/{@link writeTextAtomic} go through io/atomic.ts (exclusive temp file in
  *    the same directory, fsync, rename), so readers see either the old or the new file.
  */
+import { MetapruneError } from '../errors.js';
 import {
   appendFileSync,
   closeSync,
@@ -87,7 +88,7 @@ export class MetricsWriter {
 
   /** Appends `record` plus `time` as one line. The writer's `time` wins over a `time` field in `record`. */
   write(record: Readonly<Record<string, unknown>>): void {
-    if (this.fd === undefined) throw new Error(`MetricsWriter(${this.file}) is closed`);
+    if (this.fd === undefined) throw new MetapruneError('io', `MetricsWriter(${this.file}) is closed`);
     const time = this.now().toISOString();
     const obj: Record<string, unknown> = { time }; // keeps `time` as the first key
     Object.assign(obj, record);

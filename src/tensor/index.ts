@@ -6,7 +6,7 @@ export { setResidentBudgetMB } from './backends/resident.js';
 
 export { Tensor, tensor, scalar, zeros, ones, full, randn, randu, arange, sizeOf, type DType, type Shape, type GradFn } from './tensor.js';
 export { Rng } from './random.js';
-export { TensorError } from './errors.js';
+export { TensorError, EngineError } from './errors.js';
 export type { Buf, KernelMap, KernelName, ConvGeom, PoolGeom } from './kernels.js';
 export { registerKernels, setBackend, getBackend, hasBackend, registeredBackends, withBackend, kernel, kernelOf, type BackendName } from './registry.js';
 export {

@@ -3,6 +3,7 @@
  * the kernels it accelerates; every other kernel falls back to the `ts` reference backend, so a new
  * backend touches no op.
  */
+import { EngineError } from './errors.js';
 import type { KernelMap, KernelName } from './kernels.js';
 
 export type BackendName = 'ts' | 'wasm' | 'native';
@@ -35,7 +36,7 @@ export function registeredBackends(): BackendName[] {
 /** Selects the backend used by every op from now on. */
 export function setBackend(backend: BackendName): void {
   if (!registry.has(backend)) {
-    throw new Error(`metaprune: backend '${backend}' is not available (registered: ${[...registry.keys()].join(', ')})`);
+    throw new EngineError(`metaprune: backend '${backend}' is not available (registered: ${[...registry.keys()].join(', ')})`);
   }
   active = backend;
   rebuild();
@@ -48,7 +49,7 @@ export function getBackend(): BackendName {
 /** The kernel `name` of the active backend, falling back to the `ts` reference. */
 export function kernel<K extends KernelName>(name: K): KernelMap[K] {
   const k = resolved[name];
-  if (k === undefined) throw new Error(`metaprune: no kernel '${name}' registered for backend '${active}' or 'ts'`);
+  if (k === undefined) throw new EngineError(`metaprune: no kernel '${name}' registered for backend '${active}' or 'ts'`);
   return k as KernelMap[K];
 }
 

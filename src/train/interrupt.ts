@@ -4,11 +4,12 @@
  * handler can run) and passes `stop()` into the generator, which then saves what it can and
  * throws an {@link Interrupted}.
  */
+import { MetapruneError } from '../errors.js';
 
 /** A long operation stopped on request; the message says what was saved and where it resumes. */
-export class Interrupted extends Error {
+export class Interrupted extends MetapruneError {
   constructor(message: string) {
-    super(message);
+    super('interrupted', message);
     this.name = 'Interrupted';
   }
 }

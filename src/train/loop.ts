@@ -4,6 +4,7 @@
  * bit-identical resume (batch order and augmentation derive from (seed, epoch); params, BN
  * buffers and optimizer buffers are checkpointed).
  */
+import { MetapruneError } from '../errors.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
@@ -20,9 +21,9 @@ import { makeOptimizer, type Optimizer, type OptimizerConfig } from './optim.js'
 import { lrAt, type ScheduleConfig } from './schedule.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 
-export class TrainingError extends Error {
+export class TrainingError extends MetapruneError {
   constructor(message: string) {
-    super(message);
+    super('training', message);
     this.name = 'TrainingError';
   }
 }

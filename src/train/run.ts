@@ -2,6 +2,7 @@
  * A complete training run from a plain config (model name, dataset spec, recipe): the library
  * function behind `metaprune train`.
  */
+import { ValueError } from '../errors.js';
 import { buildModel, modelEntry } from '../models/index.js';
 import { isOnnxPath, onnxArchitecture } from '../models/onnx-architecture.js';
 import { initParams } from '../ir/init.js';
@@ -65,7 +66,7 @@ export function parseDataSpec(s: string): DatasetSpec {
   const u = /^(folder|npz|npy):(.*)$/.exec(s);
   if (u) return parseUserDataSpec(u[1] as UserDataKind, u[2]!, s);
   const m = /^(idx|cifar10|cifar100):(.+)$/.exec(s);
-  if (!m) throw new DataError(`data '${s}': expected fashion-mnist-14, fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, npz:FILE or npy:FILE,labels=FILE`);
+  if (!m) throw new ValueError(`data '${s}': expected fashion-mnist-14, fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, npz:FILE or npy:FILE,labels=FILE`, { subject: 'data', expected: 'fashion-mnist-14, fashion-mnist, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, npz:FILE or npy:FILE,labels=FILE' });
   return { kind: m[1] as 'idx' | 'cifar10' | 'cifar100', dir: m[2] };
 }
 

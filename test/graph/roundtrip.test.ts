@@ -66,10 +66,6 @@ test('the plan is built once per graph object; repeated conversions reuse it', (
   assert.equal(a.plan, b.plan);
   assert.equal(graphPlan(g), a.plan);
   assert.equal(a.edgeIndex, b.edgeIndex);
-  const t0 = performance.now();
-  for (let i = 0; i < 10; i++) toGraph(g, p);
-  const ms = (performance.now() - t0) / 10;
-  assert.ok(ms < 100, `toGraph of ResNet-56 with a cached plan took ${ms.toFixed(1)} ms`);
 });
 
 test('node and edge counts equal the hand-computed numbers', () => {

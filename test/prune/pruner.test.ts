@@ -98,3 +98,26 @@ test('Taylor importance re-computes gradients on the shrunk model at every step;
   const b = pruneToSpeedup(graph, params, { speedup: 1.5, importance: randomImportance({ seed: 1 }) });
   assert.deepEqual(a.history, b.history);
 });
+
+test('no step overshoots: one step to a 2× target lands just above 2×, not at the schedule\'s 400×; the default schedule is unchanged', async () => {
+  const { replayHistory } = await import('../../src/prune/index.js');
+  for (const [name, shape] of [['smallcnn', [1, 14, 14]], ['resnet20', [3, 16, 16]]] as const) {
+    const { graph, params } = makeModel(name, { inputShape: [...shape] });
+    const one = pruneToSpeedup(graph, params, { speedup: 2, iterativeSteps: 1 });
+    assert.ok(one.speedup >= 2 && one.speedup < 2.1, `${name}: one step gives ${one.speedup}×`);
+    assert.equal(one.macs, countOps(one.graph).macs);
+    // Untrimmed, the single step removes everything it may (the behaviour this guards against).
+    const raw = pruneToSpeedup(graph, params, { speedup: 2, iterativeSteps: 1, overshootTolerance: Infinity });
+    assert.ok(raw.speedup > 100, `${name}: untrimmed ${raw.speedup}×`);
+    // The trimmed step is recorded like any other and replays bit for bit.
+    assert.equal(JSON.stringify(replayHistory(graph, params, one.history).graph), JSON.stringify(one.graph));
+    const five = pruneToSpeedup(graph, params, { speedup: 3, iterativeSteps: 5 });
+    assert.ok(five.speedup >= 3 && five.speedup <= 3 * 1.1, `${name}: five steps give ${five.speedup}×`);
+  }
+  // With the default 200 steps no step is cut on smallcnn: the same model as the plain schedule.
+  const { graph, params } = makeModel('smallcnn', { inputShape: [1, 14, 14] });
+  const a = pruneToSpeedup(graph, params, { speedup: 3 });
+  const b = pruneToSpeedup(graph, params, { speedup: 3, overshootTolerance: Infinity });
+  assert.equal(JSON.stringify(a.graph), JSON.stringify(b.graph));
+  assert.equal(a.macs, b.macs);
+});

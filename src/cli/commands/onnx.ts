@@ -3,8 +3,11 @@
  * layer/group/MACs/params summary of them. With onnxruntime-node installed, prune-onnx also reports
  * measured latency before/after next to the MACs speed-up.
  */
-import { statSync } from 'node:fs';
+import { DataError } from '../../data/errors.js';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { describeError } from '../errors.js';
+import { speedupWarning } from '../common.js';
 import type { Command, CliContext } from '../command.js';
 import { CONFIG_RULES } from '../config-rules.js';
 import { UsageError, flagBoolean, flagList, flagNumber, flagString } from '../args.js';
@@ -71,6 +74,14 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
+/** The output must be a file path in an existing directory (checked before any work). */
+function checkOutputPath(out: string): void {
+  if (out === '') throw new UsageError('--out: expected a file path, got an empty string');
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out}: is a directory; expected a .onnx file path`);
+  const dir = dirname(out);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: directory ${dir} does not exist; expected a path in an existing directory`);
+}
+
 function parseBatch(v: string | undefined): number | string {
   if (v === undefined || v === '') return 'N';
   if (/^\d+$/.test(v)) {
@@ -128,11 +139,14 @@ export const onnxPruneCommand: Command = {
     const epochs = flagNumber(args, 'finetune-epochs') ?? 0;
     if (epochs > 0 && dataSpec === undefined) throw new UsageError('--finetune-epochs needs --data');
     const say = (s: string) => { if (!ctx.json) ctx.out(s); };
+    // Every flag is checked before any work, so nothing is written for a run that cannot finish.
+    const spec = dataSpec !== undefined ? parseDataSpec(dataSpec) : undefined;
+    checkOutputPath(out);
 
     const m = loadOnnx(path, { allowNonFinite: flagBoolean(args, 'allow-nonfinite') });
     const opset = flagNumber(args, 'opset') ?? Math.min(Math.max(m.info.opset, ONNX_OPSET_RANGE[0]), ONNX_OPSET_RANGE[1]);
     say(describe(path, m));
-    const data = dataSpec !== undefined ? loadDataset(parseDataSpec(dataSpec)) : undefined;
+    const data = spec !== undefined ? loadDataset(spec) : undefined;
     if (data === undefined) {
       const how = importanceName === 'random' ? 'random channel ranking' : importanceName === 'bn-scale' ? 'BN scale magnitude' : `weight magnitude (${importanceName} norm)`;
       say(`no --data given: pruning by ${how} only; accuracy is not measured, finetune the pruned model to recover it`);
@@ -140,7 +154,7 @@ export const onnxPruneCommand: Command = {
     const inShape = (m.graph.nodes[0].op === 'input' ? m.graph.nodes[0].shape : []);
     if (data !== undefined) {
       const ds = [data.test.channels, data.test.height, data.test.width];
-      if (ds.join(',') !== inShape.join(',')) throw new Error(`--data ${dataSpec}: images are ${shapeStr(ds)}, the model takes ${shapeStr(inShape)}`);
+      if (ds.join(',') !== inShape.join(',')) throw new DataError(`--data ${dataSpec}: images are ${shapeStr(ds)}, the model takes ${shapeStr(inShape)}`);
     }
     const accBefore = data !== undefined ? evaluate(m.graph, m.params, data.test).acc : undefined;
     const base = countOps(m.graph);
@@ -160,7 +174,9 @@ export const onnxPruneCommand: Command = {
     const bytes = exportOnnx(r.graph, params, { opset, batch });
     writeFileAtomic(out, bytes);
 
-    say(`MACs: ${formatCount(base.macs)} => ${formatCount(after.macs)} (${ratio(base.macs, after.macs)})`);
+    say(`MACs: ${formatCount(base.macs)} => ${formatCount(after.macs)} (${ratio(base.macs, after.macs)}, target ${speedup}x)`);
+    const off = speedupWarning(speedup, base.macs / after.macs);
+    if (off !== undefined) ctx.err(`metaprune: warning: ${off}`);
     say(`Params: ${formatCount(base.params)} => ${formatCount(after.params)} (${((100 * after.params) / base.params).toFixed(2)}%)`);
     const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
     if (accBefore !== undefined && accAfter !== undefined) {
@@ -174,8 +190,14 @@ export const onnxPruneCommand: Command = {
       // Both models written by the same exporter (same ops, dynamic batch) so only the pruning differs.
       const baseBytes = exportOnnx(m.graph, m.params, { opset, batch: 'N' });
       const prunedBytes = typeof batch === 'number' ? exportOnnx(r.graph, params, { opset, batch: 'N' }) : bytes;
-      latency = await compareOnnxLatency(baseBytes, prunedBytes, inShape, batches, runs, flagNumber(args, 'threads'));
-      if (latency === null) latencyNote = `not measured: ${onnxRuntimeUnavailableReason() ?? 'onnxruntime-node is not installed'}`;
+      // Latency is an optional extra: its failure must not turn the written model into a failed run.
+      try {
+        latency = await compareOnnxLatency(baseBytes, prunedBytes, inShape, batches, runs, flagNumber(args, 'threads'));
+      } catch (e) {
+        latencyNote = `not measured: onnxruntime failed (${describeError(e).message})`;
+        ctx.err(`metaprune: warning: latency ${latencyNote}`);
+      }
+      if (latency === null && latencyNote === undefined) latencyNote = `not measured: ${onnxRuntimeUnavailableReason() ?? 'onnxruntime-node is not installed'}`;
     }
     if (latency !== null) {
       const rows = latency.rows.map((x) => `batch ${x.batch}: ${ms(x.beforeMs)} ms => ${ms(x.afterMs)} ms (${x.speedup.toFixed(2)}x)`);
@@ -190,7 +212,7 @@ export const onnxPruneCommand: Command = {
     say(`wrote ${out}`);
     if (ctx.json) {
       ctx.out(JSON.stringify({
-        model: path, out, macsBefore: base.macs, macsAfter: after.macs, speedup: base.macs / after.macs, paramsBefore: base.params, paramsAfter: after.params,
+        model: path, out, target: speedup, macsBefore: base.macs, macsAfter: after.macs, speedup: base.macs / after.macs, paramsBefore: base.params, paramsAfter: after.params,
         importance: importance.name, data: dataSpec ?? null, accBefore, accAfter, accFinetuned, steps: r.steps, latency, latencyNote,
       }));
     }

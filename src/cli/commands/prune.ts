@@ -1,7 +1,8 @@
 /** `metaprune prune`: prune a checkpoint to a MACs speed-up, optionally via a metanetwork, then finetune. */
+import { UsageError } from '../args.js';
 import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { CONFIG_FLAG, resolveConfig } from '../common.js';
+import { CONFIG_FLAG, resolveConfig, speedupWarning } from '../common.js';
 import { flagBoolean } from '../args.js';
 import { describeConfig } from '../config.js';
 import { CONFIG_RULES } from '../config-rules.js';
@@ -67,10 +68,11 @@ export const pruneCommand: Command = {
     const cfg = resolveConfig(DEFAULT_PRUNE_RUN, args, {
       checkpoint: 'checkpoint', speedup: 'speedup', importance: 'importance', metanet: 'metanet', 'finetune-epochs': 'finetuneEpochs', out: 'out',
     });
-    if (cfg.checkpoint === '') throw new Error('prune: --checkpoint is required');
+    if (cfg.checkpoint === '') throw new UsageError('prune: --checkpoint is required');
+    const dataSpec = parseDataSpec(cfg.data); // a bad spec fails before anything is loaded
     const allowNonFinite = flagBoolean(args, 'allow-nonfinite');
     const ck = loadCheckpoint(cfg.checkpoint.replace(/\.(json|bin)$/, ''), { allowNonFinite });
-    const data = loadDataset(parseDataSpec(cfg.data));
+    const data = loadDataset(dataSpec);
     const run = new RunDir(cfg.out, cfg, { command: 'prune', mode: flagBoolean(args, 'force') ? 'force' : 'new' });
     const say = (s: string) => { if (!ctx.json) ctx.out(s); };
     try {
@@ -92,7 +94,9 @@ export const pruneCommand: Command = {
       });
       const after = countOps(r.graph);
       const accPruned = evaluate(r.graph, r.params, data.test).acc;
-      say(`MACs: ${formatCount(base.macs)} => ${formatCount(after.macs)} (${(base.macs / after.macs).toFixed(2)}x)`);
+      say(`MACs: ${formatCount(base.macs)} => ${formatCount(after.macs)} (${(base.macs / after.macs).toFixed(2)}x, target ${cfg.speedup}x)`);
+      const off = speedupWarning(cfg.speedup, base.macs / after.macs);
+      if (off !== undefined) ctx.err(`metaprune: warning: ${off}`);
       say(`Params: ${formatCount(base.params)} => ${formatCount(after.params)} (${((100 * after.params) / base.params).toFixed(2)}%)`);
       say(`accuracy: ${pct(accBase)} before, ${pct(accPruned)} after pruning`);
       finetune(r.graph, r.params, data.train, { epochs: cfg.finetuneEpochs, lr: cfg.finetuneLr, seed: cfg.seed });
@@ -101,7 +105,7 @@ export const pruneCommand: Command = {
       saveCheckpoint(join(run.checkpoints, 'pruned'), { graph: r.graph, params: r.params, metadata: { source: cfg.checkpoint, speedup: base.macs / after.macs } });
       const before = channels(ck.graph), afterCh = channels(r.graph);
       const summary = {
-        macsBefore: base.macs, macsAfter: after.macs, speedup: base.macs / after.macs, paramsBefore: base.params, paramsAfter: after.params,
+        macsBefore: base.macs, macsAfter: after.macs, target: cfg.speedup, speedup: base.macs / after.macs, paramsBefore: base.params, paramsAfter: after.params,
         accBefore: accBase, accAfterMetanet: accMeta, accPruned, accFinal, steps: r.steps,
         layers: [...before.keys()].map((name) => ({ name, before: before.get(name)!, after: afterCh.get(name)! })),
         checkpoint: join(run.checkpoints, 'pruned'),

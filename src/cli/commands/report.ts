@@ -1,4 +1,5 @@
 /** `metaprune report DIR`: write DIR/report.html from the run's files. */
+import { MetapruneError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../args.js';
 import { buildRunReport } from '../../report/run-report.js';
@@ -16,7 +17,7 @@ export const reportCommand: Command = {
   run(args, ctx) {
     const dir = args.named['dir'];
     if (typeof dir !== 'string') throw new UsageError('missing run directory');
-    if (!existsSync(dir)) throw new Error(`${dir}: no such run directory`);
+    if (!existsSync(dir)) throw new MetapruneError('io', `${dir}: no such run directory`, { subject: dir, expected: 'a run directory made by a metaprune command' });
     const file = buildRunReport(dir, getBackend());
     ctx.out(ctx.json ? JSON.stringify({ report: file }) : `wrote ${file}`);
   },

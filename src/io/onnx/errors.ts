@@ -1,7 +1,8 @@
 /** The error every ONNX import/export problem raises: the message names the file, node, op and attribute. */
-export class OnnxError extends Error {
+import { MetapruneError } from '../../errors.js';
+export class OnnxError extends MetapruneError {
   constructor(message: string) {
-    super(message);
+    super('onnx', message);
     this.name = 'OnnxError';
   }
 }

@@ -3,6 +3,7 @@
  * when its module instantiates; the native (OpenBLAS) backend when its optional addon is built.
  * Default is wasm; METAPRUNE_BACKEND=ts|wasm|native chooses.
  */
+import { EngineError } from '../errors.js';
 import './ts/kernels.js';
 import { getThreads as getWasmThreads, setThreads as setWasmThreads } from './wasm/index.js';
 import { setNativeThreads } from './native/index.js';
@@ -12,7 +13,7 @@ const requested = process.env.METAPRUNE_BACKEND;
 const choices: BackendName[] = ['ts', 'wasm', 'native'];
 if (requested !== undefined && requested !== '') {
   if (!choices.includes(requested as BackendName)) {
-    throw new Error(`METAPRUNE_BACKEND='${requested}' is not a backend (choose ${choices.join(', ')})`);
+    throw new EngineError(`METAPRUNE_BACKEND='${requested}' is not a backend (choose ${choices.join(', ')})`);
   }
   if (hasBackend(requested as BackendName)) setBackend(requested as BackendName);
   else process.stderr.write(`metaprune: backend '${requested}' is not available here; using ${hasBackend('wasm') ? 'wasm' : 'ts'}\n`);

@@ -3,6 +3,7 @@
  * the NaN "poison" of given-back arrays, and the check that a scope's result is not one of its
  * own arrays.
  */
+import { EngineError } from '../errors.js';
 
 const DEFAULT_MB = 1024;
 const MAX_MB = 3072;
@@ -28,7 +29,7 @@ export const residentSettings = {
 
 /** Sets the budget in MiB (0 turns resident scopes off); returns the previous one. */
 export function setResidentBudgetMB(mb: number): number {
-  if (!Number.isFinite(mb) || mb < 0) throw new Error(`metaprune: resident budget must be a non-negative number of MiB, got ${mb}`);
+  if (!Number.isFinite(mb) || mb < 0) throw new EngineError(`metaprune: resident budget must be a non-negative number of MiB, got ${mb}`);
   const prev = residentSettings.budget / 2 ** 20;
   residentSettings.budget = Math.min(mb, MAX_MB) * 2 ** 20;
   return prev;
@@ -46,6 +47,6 @@ export function assertNotEscaped(r: unknown, inScope: (a: Float32Array) => boole
   const d = r instanceof Float32Array ? r : (r !== null && typeof r === 'object' && (r as { data?: unknown }).data instanceof Float32Array)
     ? (r as { data: Float32Array }).data : null;
   if (d !== null && inScope(d)) {
-    throw new Error('metaprune: residentScope() returned an array that lives in the scope\'s memory; return a copy (e.g. slice())');
+    throw new EngineError('metaprune: residentScope() returned an array that lives in the scope\'s memory; return a copy (e.g. slice())');
   }
 }

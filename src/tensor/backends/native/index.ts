@@ -10,6 +10,7 @@
  * threads the addon's parallel parts run on: OpenMP's team when it was built with oneDNN, else its
  * own thread pool; OpenBLAS itself runs single-threaded (see blasThreads).
  */
+import { EngineError } from '../../errors.js';
 import { createRequire } from 'node:module';
 import type { Buf, ConvGeom, KernelMap } from '../../kernels.js';
 import { registerKernels } from '../../registry.js';
@@ -169,7 +170,7 @@ function blasThreads(): number {
 }
 
 function A(): NativeAddon {
-  if (addon === null) throw new Error('metaprune: native backend is not available');
+  if (addon === null) throw new EngineError('metaprune: native backend is not available');
   return addon;
 }
 

@@ -18,6 +18,7 @@
  * METAPRUNE_THREADS, else `os.availableParallelism()`; `setThreads(1)` gives the single-threaded
  * path. Results do not depend on the thread count (see kernels.c).
  */
+import { EngineError } from '../../errors.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Buf, ConvGeom, KernelMap, PoolGeom } from '../../kernels.js';
@@ -88,7 +89,7 @@ export function wasmAvailable(): boolean {
 }
 
 function W(): WasmExports {
-  if (wasm === null) throw new Error('metaprune: wasm backend is not available');
+  if (wasm === null) throw new EngineError('metaprune: wasm backend is not available');
   return wasm;
 }
 
@@ -172,7 +173,7 @@ function startWorkers(): void {
  * workers start on the next kernel call; surplus ones just stay asleep.
  */
 export function setThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`metaprune: thread count must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new EngineError(`metaprune: thread count must be a positive integer, got ${n}`);
   threads = Math.min(n, MAX_THREADS);
   wasm?.mp_set_threads(threads);
 }
@@ -236,7 +237,7 @@ function begin(): WasmExports {
 
 function alloc(w: WasmExports, bytes: number): number {
   const p = w.mp_alloc(bytes);
-  if (p === 0 && bytes > 0) throw new Error(`metaprune: wasm memory exhausted (requested ${bytes} bytes)`);
+  if (p === 0 && bytes > 0) throw new EngineError(`metaprune: wasm memory exhausted (requested ${bytes} bytes)`);
   return p;
 }
 
@@ -380,9 +381,9 @@ function check(rc: number, what: string): void {
     workersBroken = true;
     W().mp_recover();
     setThreads(1);
-    throw new Error(`metaprune: wasm ${what} failed (a worker thread crashed); continuing single-threaded`);
+    throw new EngineError(`metaprune: wasm ${what} failed (a worker thread crashed); continuing single-threaded`);
   }
-  throw new Error(`metaprune: wasm ${what} failed (out of memory)`);
+  throw new EngineError(`metaprune: wasm ${what} failed (out of memory)`);
 }
 
 /** Runs a kernel call; after an exception inside it, waits for the workers to leave the aborted job. */
@@ -585,7 +586,7 @@ const PART_BYTES = 1 << 20;
  */
 function runJob(w: WasmExports, job: number, what: string, io: JobFeeds, maxParts: number,
   out: { p: number; perUnit: number; resident: Float32Array | null } | null): Float32Array | null {
-  if (job === 0) throw new Error(`metaprune: wasm ${what} failed (out of memory)`);
+  if (job === 0) throw new EngineError(`metaprune: wasm ${what} failed (out of memory)`);
   const units = w.mp_job_units(job);
   const n = out === null ? 0 : units * out.perUnit;
   const copyOut = out !== null && out.resident === null;
