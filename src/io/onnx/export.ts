@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../atomic.js';
 import { OnnxError } from './errors.js';
 import { AttributeType, DataType, encodeModelProto, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import { floatTensorProto, int64TensorProto } from './tensors.js';
-import { ONNX_OPSET_RANGE } from './import.js';
+import { ONNX_OPSET_RANGE, type OnnxModelInfo } from './import.js';
 
 export interface OnnxExportOptions {
   /** Default-domain opset version, 11–18 (default 13). */
@@ -32,9 +32,35 @@ export interface OnnxExportOptions {
   graphName?: string;
   /** Also declare the shapes of intermediate values (value_info; default true). */
   valueInfo?: boolean;
-  /** Written to ModelProto.producer_version. */
+  /** Written to ModelProto.producer_name (default 'metaprune') and producer_version. */
+  producerName?: string;
   producerVersion?: string;
   docString?: string;
+  graphDocString?: string;
+  /** ModelProto.metadata_props. */
+  metadata?: readonly { key: string; value: string }[];
+  /** Names of the graph input and output values (default: the IR node names). */
+  inputName?: string;
+  outputName?: string;
+}
+
+/**
+ * Export options that keep what an imported model declared: input and output names, batch
+ * dimension, opset, producer, doc strings and metadata (a pruned model drops into the same pipeline).
+ */
+export function exportOptionsFrom(info: OnnxModelInfo): OnnxExportOptions {
+  return {
+    opset: Math.min(Math.max(info.opset, ONNX_OPSET_RANGE[0]), ONNX_OPSET_RANGE[1]),
+    batch: info.inputShape[0] === '?' ? 'N' : info.inputShape[0],
+    graphName: info.graphName,
+    inputName: info.inputName,
+    outputName: info.outputName,
+    ...(info.producerName !== '' ? { producerName: info.producerName } : {}),
+    ...(info.producerVersion !== '' ? { producerVersion: info.producerVersion } : {}),
+    ...(info.docString !== '' ? { docString: info.docString } : {}),
+    ...(info.graphDocString !== '' ? { graphDocString: info.graphDocString } : {}),
+    metadata: info.metadata,
+  };
 }
 
 /** Lowest IR version for each opset (onnx/helper.py's VERSION_TABLE). */
@@ -121,7 +147,9 @@ export function irToModelProto(graph: ModelGraph, params: Params, opts: OnnxExpo
 
   // Value names: the IR node names (unique already; renamed only on a clash with an initializer).
   const valueOf = new Map<string, string>();
-  for (const n of graph.nodes) valueOf.set(n.name, uniq(n.name));
+  if (opts.inputName !== undefined && opts.inputName !== '') valueOf.set(inp.name, uniq(opts.inputName));
+  if (opts.outputName !== undefined && opts.outputName !== '' && graph.output !== inp.name) valueOf.set(graph.output, uniq(opts.outputName));
+  for (const n of graph.nodes) if (!valueOf.has(n.name)) valueOf.set(n.name, uniq(n.name));
   const nodeNames = new Set<string>(graph.nodes.map((n) => n.name));
   const nodeName = (base: string): string => {
     let n = base;
@@ -235,11 +263,13 @@ export function irToModelProto(graph: ModelGraph, params: Params, opts: OnnxExpo
   return {
     ir_version: irVersionFor(opset),
     opset_import: [{ domain: '', version: opset }],
-    producer_name: 'metaprune',
+    producer_name: opts.producerName ?? 'metaprune',
     ...(opts.producerVersion !== undefined ? { producer_version: opts.producerVersion } : {}),
     ...(opts.docString !== undefined ? { doc_string: opts.docString } : {}),
+    ...(opts.metadata !== undefined && opts.metadata.length > 0 ? { metadata_props: opts.metadata.map((e) => ({ key: e.key, value: e.value })) } : {}),
     graph: {
       name: opts.graphName ?? graph.name,
+      ...(opts.graphDocString !== undefined ? { doc_string: opts.graphDocString } : {}),
       node: nodes,
       initializer: initializers,
       input: [valueInfo(valueOf.get(inp.name)!, batch, inShape)],

@@ -91,6 +91,12 @@ export interface OnnxModelInfo {
   unused: string[];
   /** ONNX node count per op type. */
   opCounts: Record<string, number>;
+  /** What a faithful round trip writes back (exportOptionsFrom in export.ts). */
+  producerName: string;
+  producerVersion: string;
+  docString: string;
+  graphDocString: string;
+  metadata: { key: string; value: string }[];
 }
 
 export interface ImportedOnnx {
@@ -611,7 +617,7 @@ function mulTensors(c: Importer, n: NodeProto, a: ActValue, b: ActValue): void {
 function fuseGate(c: Importer, n: NodeProto, x: ActValue, g: ActValue, gName: string): true | undefined {
   const gate = c.irNode(g.node);
   const last = c.nodes[c.nodes.length - 1];
-  if (!g.direct || gate !== last || gate.inputs[0] !== x.node || (c.uses.get(gName) ?? 0) !== 1 || !sameShape(x.shape, g.shape) || pooledView(x)) return undefined;
+  if (!g.direct || gate !== last || gate.inputs[0] !== x.node || (c.uses.get(gName) ?? 0) !== 1 || !sameShape(x.shape, g.shape)) return undefined;
   const isHard = gate.op === 'hardsigmoid' && Math.fround(gate.alpha) === Math.fround(1 / 6) && Math.fround(gate.beta) === 0.5;
   if (gate.op !== 'sigmoid' && !isHard) return undefined;
   c.removeLast();
@@ -1226,6 +1232,11 @@ export function modelProtoToIr(m: ModelProto, opts: OnnxImportOptions = {}): Imp
     dropped: c.dropped,
     unused: unused.map((n) => c.label(n)),
     opCounts,
+    producerName: m.producer_name ?? '',
+    producerVersion: m.producer_version ?? '',
+    docString: m.doc_string ?? '',
+    graphDocString: g.doc_string ?? '',
+    metadata: (m.metadata_props ?? []).map((e) => ({ key: e.key ?? '', value: e.value ?? '' })),
   };
   return { graph, params: c.params, info };
 }
