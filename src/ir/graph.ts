@@ -24,16 +24,23 @@ export interface Conv2dNode extends NodeBase {
 }
 export interface BatchNormNode extends NodeBase { op: 'batchnorm'; channels: number; eps: number; momentum: number; affine: boolean }
 export interface LinearNode extends NodeBase { op: 'linear'; inFeatures: number; outFeatures: number; bias: boolean }
-export interface PoolNode extends NodeBase { op: 'maxpool' | 'avgpool'; kernel: Pair; stride: Pair; padding: Pair }
+export interface PoolNode extends NodeBase { op: 'maxpool' | 'avgpool'; kernel: Pair; stride: Pair; padding: Pair; ceil?: boolean }
 export interface ConcatNode extends NodeBase { op: 'concat' }
 /** Parameter-free ops: channel count and layout pass through (gap and flatten change the layout). */
-export interface SimpleNode extends NodeBase { op: 'relu' | 'relu6' | 'add' | 'gap' | 'flatten' | 'identity' }
+export interface SimpleNode extends NodeBase { op: 'relu' | 'relu6' | 'add' | 'gap' | 'flatten' | 'identity' | Activation | 'mul' | 'softmax' }
+/** Parameter-free activations (mul: x · s, s of x's shape or one value per channel, as in squeeze-and-excitation). */
+export type Activation = 'sigmoid' | 'hardswish' | 'silu';
+/** Activations with coefficients: leaky ReLU (alpha = negative slope), hard sigmoid clip(alpha·x + beta, 0, 1). */
+export interface ScaledActNode extends NodeBase { op: 'leakyrelu' | 'hardsigmoid'; alpha: number; beta: number }
+/** PReLU: one learned negative slope per channel (`<name>.weight`), pruned with its channel. */
+export interface PReluNode extends NodeBase { op: 'prelu'; channels: number }
 
-export type NodeDef = InputNode | Conv2dNode | BatchNormNode | LinearNode | PoolNode | ConcatNode | SimpleNode;
+export type NodeDef = InputNode | Conv2dNode | BatchNormNode | LinearNode | PoolNode | ConcatNode | SimpleNode | ScaledActNode | PReluNode;
 export type OpType = NodeDef['op'];
 
 export const OP_TYPES: readonly OpType[] = [
   'input', 'conv2d', 'batchnorm', 'linear', 'maxpool', 'avgpool', 'concat', 'relu', 'relu6', 'add', 'gap', 'flatten', 'identity',
+  'sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu', 'prelu', 'mul', 'softmax',
 ];
 
 export interface ModelGraph {
@@ -57,6 +64,8 @@ export function paramNames(node: NodeDef): { role: string; name: string; buffer:
       return node.bias ? [p('weight'), p('bias')] : [p('weight')];
     case 'batchnorm':
       return [...(node.affine ? [p('weight'), p('bias')] : []), p('running_mean', true), p('running_var', true)];
+    case 'prelu':
+      return [p('weight')];
     default:
       return [];
   }
@@ -70,7 +79,7 @@ export function paramShapes(node: NodeDef): Record<string, number[]> {
       out[name] = role === 'weight' ? [node.outChannels, node.inChannels / node.groups, node.kernel[0], node.kernel[1]] : [node.outChannels];
     } else if (node.op === 'linear') {
       out[name] = role === 'weight' ? [node.outFeatures, node.inFeatures] : [node.outFeatures];
-    } else if (node.op === 'batchnorm') {
+    } else if (node.op === 'batchnorm' || node.op === 'prelu') {
       out[name] = [node.channels];
     }
   }

@@ -10,7 +10,10 @@ import { flatten } from '../tensor/ops/reshape.js';
 import { concat } from '../tensor/ops/shape.js';
 import { conv2d } from '../tensor/ops/conv.js';
 import { batchNorm } from '../tensor/ops/batchnorm.js';
-import { maxPool2d, avgPool2d, globalAvgPool } from '../tensor/ops/pool.js';
+import { maxPool2d, avgPool2d, globalAvgPool, poolOutSize } from '../tensor/ops/pool.js';
+import { sigmoid, silu, leakyRelu } from '../tensor/ops/elementwise.js';
+import { hardSigmoid, hardSwish, prelu, channelMul } from '../tensor/ops/activation.js';
+import { softmax } from '../tensor/ops/softmax.js';
 import { GraphError, type NodeDef, type Params, type Pair } from './graph.js';
 
 export interface ForwardMode {
@@ -31,9 +34,6 @@ export function convOut(size: number, k: number, stride: number, pad: number, di
   return Math.floor((size + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
 }
 
-function poolOut(size: number, k: number, stride: number, pad: number): number {
-  return Math.floor((size + 2 * pad - k) / stride) + 1;
-}
 
 /** Per-sample output shape of a node given its input shapes (no batch dimension). */
 export function inferNodeShape(node: NodeDef, ins: number[][]): number[] {
@@ -65,7 +65,7 @@ export function inferNodeShape(node: NodeDef, ins: number[][]): number[] {
     case 'avgpool': {
       const s = ins[0];
       expectRank(node, s, 3);
-      return [s[0], poolOut(s[1], node.kernel[0], node.stride[0], node.padding[0]), poolOut(s[2], node.kernel[1], node.stride[1], node.padding[1])];
+      return [s[0], poolOutSize(s[1], node.kernel[0], node.stride[0], node.padding[0], node.ceil), poolOutSize(s[2], node.kernel[1], node.stride[1], node.padding[1], node.ceil)];
     }
     case 'gap':
       expectRank(node, ins[0], 3);
@@ -86,9 +86,27 @@ export function inferNodeShape(node: NodeDef, ins: number[][]): number[] {
         if (fmt(s) !== fmt(ins[0])) throw new GraphError(`node '${node.name}' (add): input shapes differ: ${ins.map(fmt).join(', ')}`);
       }
       return [...ins[0]];
+    case 'mul': {
+      const [x, sc] = ins;
+      if (fmt(sc) !== fmt(x) && !(sc.length === 1 && x.length === 3 && sc[0] === x[0])) {
+        throw new GraphError(`node '${node.name}' (mul): cannot scale ${fmt(x)} by ${fmt(sc)} (same shape, or one value per channel)`);
+      }
+      return [...x];
+    }
+    case 'prelu':
+      expectChannels(node, ins[0], node.channels);
+      return [...ins[0]];
+    case 'softmax':
+      expectRank(node, ins[0], 1);
+      return [...ins[0]];
     case 'relu':
     case 'relu6':
     case 'identity':
+    case 'sigmoid':
+    case 'hardsigmoid':
+    case 'hardswish':
+    case 'silu':
+    case 'leakyrelu':
       return [...ins[0]];
   }
 }
@@ -121,9 +139,9 @@ export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: F
     case 'linear':
       return linear(xs[0], p('weight'), node.bias ? p('bias') : null);
     case 'maxpool':
-      return maxPool2d(xs[0], { kernel: node.kernel, stride: node.stride, padding: node.padding });
+      return maxPool2d(xs[0], { kernel: node.kernel, stride: node.stride, padding: node.padding, ceil: node.ceil });
     case 'avgpool':
-      return avgPool2d(xs[0], { kernel: node.kernel, stride: node.stride, padding: node.padding });
+      return avgPool2d(xs[0], { kernel: node.kernel, stride: node.stride, padding: node.padding, ceil: node.ceil });
     case 'gap':
       return globalAvgPool(xs[0]);
     case 'flatten':
@@ -139,6 +157,22 @@ export function forwardNode(node: NodeDef, xs: Tensor[], params: Params, mode: F
       return relu6(xs[0]);
     case 'identity':
       return xs[0];
+    case 'sigmoid':
+      return sigmoid(xs[0]);
+    case 'hardsigmoid':
+      return hardSigmoid(xs[0], node.alpha, node.beta);
+    case 'hardswish':
+      return hardSwish(xs[0]);
+    case 'silu':
+      return silu(xs[0]);
+    case 'leakyrelu':
+      return leakyRelu(xs[0], node.alpha);
+    case 'prelu':
+      return prelu(xs[0], p('weight'));
+    case 'mul':
+      return channelMul(xs[0], xs[1]);
+    case 'softmax':
+      return softmax(xs[0], 1);
   }
 }
 
@@ -147,8 +181,9 @@ const numel = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
 /**
  * MACs of one node for one sample, with Torch-Pruning's count_ops_and_params (ptflops-style)
  * conventions: conv = out elements·k·k·Cin/groups (+ out elements for bias); linear = in·out
- * (+ out); BN = numel (×2 when affine); ReLU = numel; pooling = input numel. Element-wise add,
- * concat, flatten and identity are free (they are functional ops the hooks do not see).
+ * (+ out); BN = numel (×2 when affine); ReLU, PReLU, LeakyReLU = numel; pooling = input numel.
+ * Element-wise add/mul, concat, flatten, identity and the sigmoid family are free (ptflops has no
+ * hooks for them).
  */
 export function nodeMacs(node: NodeDef, ins: number[][], out: number[]): number {
   switch (node.op) {
@@ -162,6 +197,8 @@ export function nodeMacs(node: NodeDef, ins: number[][], out: number[]): number 
       return numel(out) * (node.affine ? 2 : 1);
     case 'relu':
     case 'relu6':
+    case 'prelu':
+    case 'leakyrelu':
       return numel(out);
     case 'maxpool':
     case 'avgpool':
@@ -181,6 +218,8 @@ export function nodeParamCount(node: NodeDef): number {
       return node.inFeatures * node.outFeatures + (node.bias ? node.outFeatures : 0);
     case 'batchnorm':
       return node.affine ? 2 * node.channels : 0;
+    case 'prelu':
+      return node.channels;
     default:
       return 0;
   }

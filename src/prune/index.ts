@@ -20,3 +20,4 @@ export {
   type PrunerOptions, type SpeedupOptions, type SpeedupResult, type PruningHistory, type PruningStep, type StepResult,
 } from './pruner.js';
 export { sparseTrain, type SparseTrainOptions } from './sparse.js';
+export { pruningPlan, type PruningPlan } from './plan.js';

@@ -30,6 +30,12 @@ export interface PrunerOptions extends GroupOptions {
   roundTo?: number;
   /** Per-sample input shape for MACs (default: the graph's input shape). */
   inputShape?: number[];
+  /**
+   * Per-layer pruning ratios (Torch-Pruning's `pruning_ratio_dict`): the group that prunes the
+   * named layer's output channels loses this fraction of them over the schedule, outside the
+   * global ranking. Unknown names, layers in no prunable group and ratios outside [0, 1) are errors.
+   */
+  layerRatios?: Readonly<Record<string, number>>;
 }
 
 export interface PruningStep {
@@ -87,9 +93,11 @@ export class Pruner {
   /** Steps taken so far. */
   currentStep = 0;
   readonly history: PruningHistory;
-  readonly options: Readonly<Required<Omit<PrunerOptions, 'inputShape' | 'ignoredLayers'>>> & { inputShape?: number[]; ignoredLayers: string[] };
+  readonly options: Readonly<Required<Omit<PrunerOptions, 'inputShape' | 'ignoredLayers' | 'layerRatios'>>> & { inputShape?: number[]; ignoredLayers: string[] };
   private readonly initialSize = new Map<string, number>();
   private readonly initialTotal: number;
+  /** Group root → its own pruning ratio (layerRatios). */
+  private readonly groupRatio = new Map<string, number>();
 
   constructor(graph: ModelGraph, params: Params, o: PrunerOptions = {}) {
     checkOptions(o);
@@ -110,10 +118,17 @@ export class Pruner {
     this.baseMacs = countOps(graph, o.inputShape).macs;
     this.macs = this.baseMacs;
     const groups = prunableGroups(buildDependencyGraph(graph), { ignoredLayers });
+    for (const [layer, r] of Object.entries(o.layerRatios ?? {})) {
+      if (!(r >= 0 && r < 1)) throw new PruneError(`layer ratio of '${layer}' must be in [0, 1), got ${r}`);
+      checkIgnoredLayers(graph, [layer]);
+      const g = groups.find((x) => x.nodes.includes(layer));
+      if (g === undefined) throw new PruneError(`layer ratio of '${layer}': its output channels are in no prunable group (ignored, the model output, or coupled to the input)`);
+      this.groupRatio.set(g.root, r);
+    }
     let total = 0;
     for (const g of groups) {
       this.initialSize.set(g.root, g.size);
-      total += g.size;
+      if (!this.groupRatio.has(g.root)) total += g.size;
     }
     this.initialTotal = total;
     this.history = { format: 'metaprune-pruning-history', version: 1, model: graph.name, steps: [] };
@@ -142,7 +157,15 @@ export class Pruner {
   /** Channel units each group would drop at the schedule's ratio (no side effects). */
   private select(groups: Group[], imps: (Float64Array | null)[], ratio: number): Map<Group, number[]> {
     const out = new Map<Group, number[]>();
-    const scored = groups.map((g, i) => ({ g, imp: imps[i] })).filter((e): e is { g: Group; imp: Float64Array } => e.imp !== null);
+    const all0 = groups.map((g, i) => ({ g, imp: imps[i] })).filter((e): e is { g: Group; imp: Float64Array } => e.imp !== null);
+    const scored = all0.filter((e) => !this.groupRatio.has(e.g.root));
+    for (const { g, imp } of all0) {
+      const own = this.groupRatio.get(g.root);
+      if (own === undefined) continue;
+      const init = this.initialSize.get(g.root) ?? g.size;
+      const n = this.allowed(g, g.size - Math.trunc(init * (1 - (ratio / this.options.pruningRatio) * own)));
+      if (n > 0) out.set(g, argsortAscending(imp).slice(0, n));
+    }
     if (this.options.globalPruning) {
       let len = 0;
       for (const e of scored) len += e.imp.length;
@@ -251,7 +274,8 @@ export class Pruner {
     const dg = buildDependencyGraph(this.graph);
     const removal: Record<string, number[]> = {};
     for (const g of prunableGroups(dg, { ignoredLayers: this.options.ignoredLayers })) {
-      const n = this.allowed(g, g.size);
+      const own = this.groupRatio.get(g.root);
+      const n = this.allowed(g, own === undefined ? g.size : g.size - Math.trunc(g.size * (1 - own)));
       if (n > 0) removal[g.root] = g.rootChannels.slice(g.size - n).flat();
     }
     return countOps(pruneGraph(dg, removal), this.options.inputShape).macs;

@@ -8,6 +8,9 @@
  * - producers (conv, linear, the model input) create fresh atoms for their output channels;
  * - pass-through ops (BN, ReLU, pooling, gap, identity, depthwise conv) share their input's atoms;
  * - add shares its first input's atoms and unions every other input with them, index by index;
+ *   mul too: in squeeze-and-excitation its scale (the excite layer's outputs, one per channel) is
+ *   coupled to the trunk, while the squeeze layer's outputs stay a group of their own;
+ * - PReLU's per-channel slope is sliced with its channel, like BN's parameters;
  * - concat lays its inputs' atoms end to end (the offsets into the consumer);
  * - flatten of C×H×W maps feature f to channel ⌊f / (H·W)⌋ (one contiguous block per channel);
  * - a grouped conv (1 < groups, not depthwise) unions local channel j of every group on its input
@@ -166,6 +169,12 @@ const flatten: OpRule = {
   resize: (n) => ({ ...n }),
 };
 
+const prelu: OpRule = {
+  flow: (c) => c.ins[0],
+  slices: () => [{ role: 'weight', axis: 0, kind: 'bn', tensor: -1, index: identityIndex }],
+  resize: (node, _ins, outC) => (node.op === 'prelu' ? { ...node, channels: outC } : { ...node }),
+};
+
 /** The pruning rule of every op type. Adding an op to the IR means adding its entry here. */
 export const PRUNE_RULES: Readonly<Record<OpType, OpRule>> = {
   input,
@@ -181,6 +190,14 @@ export const PRUNE_RULES: Readonly<Record<OpType, OpRule>> = {
   maxpool: passThrough,
   avgpool: passThrough,
   gap: passThrough,
+  mul: add,
+  prelu,
+  sigmoid: passThrough,
+  hardsigmoid: passThrough,
+  hardswish: passThrough,
+  silu: passThrough,
+  leakyrelu: passThrough,
+  softmax: passThrough,
 };
 
 /** Ops that create new channels: the candidates for group roots. */

@@ -23,6 +23,7 @@ export { reshape, flatten } from './ops/reshape.js';
 export { permute, transpose, concat, stack, slice, split, indexSelect, pad, expand, broadcastTo } from './ops/shape.js';
 export { softmax, logSoftmax, crossEntropy, nllLoss, accuracy } from './ops/softmax.js';
 export { layerNorm } from './ops/norm.js';
+export { hardSigmoid, hardSwish, prelu, channelMul } from './ops/activation.js';
 export { segmentSum, segmentMean, segmentMax, segmentMin } from './ops/segment.js';
 export { conv2d, type Conv2dOptions } from './ops/conv.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type Pool2dOptions } from './ops/pool.js';

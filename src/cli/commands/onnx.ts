@@ -14,9 +14,9 @@ import { UsageError, flagBoolean, flagList, flagNumber, flagString } from '../ar
 import { countOps, formatCount } from '../../ir/count.js';
 import type { ModelGraph, Params } from '../../ir/graph.js';
 import { cloneParams } from '../../ir/init.js';
-import { buildDependencyGraph, prunableGroups, pruneToSpeedup, importanceByName, IMPORTANCE_NAMES } from '../../prune/index.js';
-import { loadOnnx, exportOnnx, ONNX_OPSET_RANGE, type ImportedOnnx } from '../../io/onnx/index.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { buildDependencyGraph, prunableGroups, pruneToSpeedup, importanceByName, IMPORTANCE_NAMES, pruningPlan, defaultIgnoredLayers } from '../../prune/index.js';
+import { loadOnnx, exportOnnx, exportOptionsFrom, ONNX_OPSET_RANGE, type ImportedOnnx } from '../../io/onnx/index.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { loadOnnxRuntime, compareOnnxLatencies, onnxRuntimeUnavailableReason, onnxRuntimeVersion } from '../../io/onnx/runtime.js';
 import { loadDataset } from '../../data/index.js';
 import { parseDataSpec, finetune } from '../../train/run.js';
@@ -117,8 +117,12 @@ export const onnxPruneCommand: Command = {
       seed: { type: 'number', default: 0, description: 'seed (random importance, finetuning)', check: CONFIG_RULES.seed },
       force: { type: 'boolean', description: 'allow --out to overwrite the input model' },
       'allow-nonfinite': { type: 'boolean', description: 'accept NaN/Infinity weights in the model' },
+      'ignored-layers': { type: 'string', valueName: 'A,B', description: 'layers whose output channels are never pruned (besides the classifier)' },
+      'layer-ratio': { type: 'string', multiple: true, valueName: 'NAME=R', description: "prune this layer's group by fraction R, outside the global ranking (repeatable)" },
+      plan: { type: 'string', valueName: 'FILE', description: 'write the kept channel indices of every pruned parameter (docs/pytorch-plan.md applies them in PyTorch)' },
     },
     epilog: 'Examples:\n  metaprune prune-onnx model.onnx --speedup 2 --out model-pruned.onnx\n' +
+      '  metaprune prune-onnx mobilenet_v3.onnx --speedup 1.5 --round-to 8 --ignored-layers features.1.block.0.0 --layer-ratio features.12.block.0.0=0.3 --plan plan.json\n' +
       '  metaprune prune-onnx resnet.onnx --speedup 3 --data cifar10:data/cifar10 --finetune-epochs 2\n' +
       '\nWithout --data, channels are ranked by weight magnitude only and accuracy is neither measured nor recovered.',
   },
@@ -131,7 +135,7 @@ export const onnxPruneCommand: Command = {
     const seed = flagNumber(args, 'seed') ?? 0;
     const importanceName = flagString(args, 'importance') ?? 'l2';
     const importance = importanceByName(importanceName, seed);
-    const batch = parseBatch(flagString(args, 'batch'));
+    const batchFlag = flagString(args, 'batch');
     const runs = flagNumber(args, 'runs') ?? 20;
     const latencyBatches = flagList(args, 'latency-batch').map(Number);
     const batches = latencyBatches.length > 0 ? latencyBatches : [1, 32];
@@ -144,7 +148,17 @@ export const onnxPruneCommand: Command = {
     checkOutputPath(out);
 
     const m = loadOnnx(path, { allowNonFinite: flagBoolean(args, 'allow-nonfinite') });
-    const opset = flagNumber(args, 'opset') ?? Math.min(Math.max(m.info.opset, ONNX_OPSET_RANGE[0]), ONNX_OPSET_RANGE[1]);
+    const keep = exportOptionsFrom(m.info); // names, batch, producer, doc strings and metadata as in the input
+    const opset = flagNumber(args, 'opset') ?? keep.opset!;
+    const batch = batchFlag === undefined ? keep.batch! : parseBatch(batchFlag);
+    const ignoredLayers = [...defaultIgnoredLayers(m.graph), ...(flagString(args, 'ignored-layers') ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')];
+    const layerRatios: Record<string, number> = {};
+    for (const spec of flagList(args, 'layer-ratio')) {
+      const eq = spec.lastIndexOf('=');
+      const r = Number(spec.slice(eq + 1));
+      if (eq <= 0 || spec.slice(eq + 1).trim() === '' || !(r >= 0 && r < 1)) throw new UsageError(`--layer-ratio '${spec}': expected NAME=R with R in [0, 1)`);
+      layerRatios[spec.slice(0, eq)] = r;
+    }
     say(describe(path, m));
     const data = spec !== undefined ? loadDataset(spec) : undefined;
     if (data === undefined) {
@@ -159,8 +173,10 @@ export const onnxPruneCommand: Command = {
     const accBefore = data !== undefined ? evaluate(m.graph, m.params, data.test).acc : undefined;
     const base = countOps(m.graph);
     const r = pruneToSpeedup(m.graph, cloneParams(m.params), {
-      speedup, importance, iterativeSteps: flagNumber(args, 'iterative-steps') ?? 200, roundTo: flagNumber(args, 'round-to') ?? 1,
+      speedup, importance, iterativeSteps: flagNumber(args, 'iterative-steps') ?? 200, roundTo: flagNumber(args, 'round-to') ?? 1, ignoredLayers, layerRatios,
     });
+    const planPath = flagString(args, 'plan');
+    if (planPath !== undefined) writeJsonAtomic(planPath, pruningPlan(m.graph, m.params, r.history));
     const after = countOps(r.graph);
     let params: Params = r.params;
     let accAfter: number | undefined, accFinetuned: number | undefined;
@@ -171,7 +187,7 @@ export const onnxPruneCommand: Command = {
         accFinetuned = evaluate(r.graph, params, data.test).acc;
       }
     }
-    const bytes = exportOnnx(r.graph, params, { opset, batch });
+    const bytes = exportOnnx(r.graph, params, { ...keep, opset, batch });
     writeFileAtomic(out, bytes);
 
     say(`MACs: ${formatCount(base.macs)} => ${formatCount(after.macs)} (${ratio(base.macs, after.macs)}, target ${speedup}x)`);
@@ -209,7 +225,7 @@ export const onnxPruneCommand: Command = {
     } else {
       say(`latency: ${latencyNote}`);
     }
-    say(`wrote ${out}`);
+    say(`wrote ${out}${planPath !== undefined ? ` and the pruning plan ${planPath}` : ''}`);
     if (ctx.json) {
       ctx.out(JSON.stringify({
         model: path, out, target: speedup, macsBefore: base.macs, macsAfter: after.macs, speedup: base.macs / after.macs, paramsBefore: base.params, paramsAfter: after.params,

@@ -8,15 +8,18 @@
  * IR op → ONNX: conv2d → Conv, batchnorm → BatchNormalization, linear → Gemm(transB=1),
  * maxpool/avgpool → MaxPool/AveragePool(count_include_pad=1), gap → GlobalAveragePool + Flatten,
  * flatten → Flatten(axis=1), concat → Concat(axis=1), add → Add (Sum for 3+ inputs), relu → Relu,
- * relu6 → Clip(0, 6), identity → Identity.
+ * relu6 → Clip(0, 6), identity → Identity, sigmoid → Sigmoid, hardsigmoid → HardSigmoid,
+ * hardswish → HardSwish (opset ≥ 14; before, x · HardSigmoid(x) as PyTorch writes it), silu →
+ * x · Sigmoid(x), leakyrelu → LeakyRelu, prelu → PRelu (slope C×1×1), mul → Mul (a per-channel
+ * scale reshaped to N×C×1×1 first), softmax → Softmax(axis=1); ceil-mode pools get ceil_mode=1.
  */
 import { GraphError, indexGraph, inputNode, paramNames, paramShapes, type ModelGraph, type NodeDef, type Params } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shapes.js';
 import { writeFileAtomic } from '../atomic.js';
 import { OnnxError } from './errors.js';
 import { AttributeType, DataType, encodeModelProto, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
-import { floatTensorProto } from './tensors.js';
-import { ONNX_OPSET_RANGE } from './import.js';
+import { floatTensorProto, int64TensorProto } from './tensors.js';
+import { ONNX_OPSET_RANGE, type OnnxModelInfo } from './import.js';
 
 export interface OnnxExportOptions {
   /** Default-domain opset version, 11–18 (default 13). */
@@ -29,9 +32,35 @@ export interface OnnxExportOptions {
   graphName?: string;
   /** Also declare the shapes of intermediate values (value_info; default true). */
   valueInfo?: boolean;
-  /** Written to ModelProto.producer_version. */
+  /** Written to ModelProto.producer_name (default 'metaprune') and producer_version. */
+  producerName?: string;
   producerVersion?: string;
   docString?: string;
+  graphDocString?: string;
+  /** ModelProto.metadata_props. */
+  metadata?: readonly { key: string; value: string }[];
+  /** Names of the graph input and output values (default: the IR node names). */
+  inputName?: string;
+  outputName?: string;
+}
+
+/**
+ * Export options that keep what an imported model declared: input and output names, batch
+ * dimension, opset, producer, doc strings and metadata (a pruned model drops into the same pipeline).
+ */
+export function exportOptionsFrom(info: OnnxModelInfo): OnnxExportOptions {
+  return {
+    opset: Math.min(Math.max(info.opset, ONNX_OPSET_RANGE[0]), ONNX_OPSET_RANGE[1]),
+    batch: info.inputShape[0] === '?' ? 'N' : info.inputShape[0],
+    graphName: info.graphName,
+    inputName: info.inputName,
+    outputName: info.outputName,
+    ...(info.producerName !== '' ? { producerName: info.producerName } : {}),
+    ...(info.producerVersion !== '' ? { producerVersion: info.producerVersion } : {}),
+    ...(info.docString !== '' ? { docString: info.docString } : {}),
+    ...(info.graphDocString !== '' ? { graphDocString: info.graphDocString } : {}),
+    metadata: info.metadata,
+  };
 }
 
 /** Lowest IR version for each opset (onnx/helper.py's VERSION_TABLE). */
@@ -90,7 +119,9 @@ export function irToModelProto(graph: ModelGraph, params: Params, opts: OnnxExpo
         throw new OnnxError(`cannot export '${graph.name}': parameter '${name}' has shape [${t.shape.join(', ')}], node '${n.name}' (${n.op}) needs [${shape.join(', ')}]`);
       }
       names[role] = uniq(name);
-      initializers.push(floatTensorProto(names[role], t.shape, t.data instanceof Float32Array ? t.data : Float32Array.from(t.data)));
+      // ONNX PRelu broadcasts its slope from the right: per-channel slopes of a C×H×W input are C×1×1
+      const dims = n.op === 'prelu' && shapes.get(n.inputs[0])!.length === 3 ? [...t.shape, 1, 1] : t.shape;
+      initializers.push(floatTensorProto(names[role], dims, t.data instanceof Float32Array ? t.data : Float32Array.from(t.data)));
     }
     if (n.op === 'batchnorm' && !n.affine) {
       // ONNX BatchNormalization always has scale and bias: write ones and zeros.
@@ -108,9 +139,17 @@ export function irToModelProto(graph: ModelGraph, params: Params, opts: OnnxExpo
     initializers.push(floatTensorProto(clipMin, [], [0]), floatTensorProto(clipMax, [], [6]));
   }
 
+  let perChannelShape: string | undefined;
+  if (graph.nodes.some((n) => n.op === 'mul' && shapes.get(n.inputs[1])!.length < shapes.get(n.inputs[0])!.length)) {
+    perChannelShape = uniq('per_channel.shape');
+    initializers.push(int64TensorProto(perChannelShape, [4], [0, -1, 1, 1]));
+  }
+
   // Value names: the IR node names (unique already; renamed only on a clash with an initializer).
   const valueOf = new Map<string, string>();
-  for (const n of graph.nodes) valueOf.set(n.name, uniq(n.name));
+  if (opts.inputName !== undefined && opts.inputName !== '') valueOf.set(inp.name, uniq(opts.inputName));
+  if (opts.outputName !== undefined && opts.outputName !== '' && graph.output !== inp.name) valueOf.set(graph.output, uniq(opts.outputName));
+  for (const n of graph.nodes) if (!valueOf.has(n.name)) valueOf.set(n.name, uniq(n.name));
   const nodeNames = new Set<string>(graph.nodes.map((n) => n.name));
   const nodeName = (base: string): string => {
     let n = base;
@@ -148,7 +187,7 @@ export function irToModelProto(graph: ModelGraph, params: Params, opts: OnnxExpo
       case 'avgpool':
         emit(n, n.op === 'maxpool' ? 'MaxPool' : 'AveragePool', [xs[0]], [
           attrInts('kernel_shape', n.kernel), attrInts('pads', [n.padding[0], n.padding[1], n.padding[0], n.padding[1]]), attrInts('strides', n.stride),
-          ...(n.op === 'avgpool' ? [attrInt('count_include_pad', 1)] : []),
+          ...(n.op === 'avgpool' ? [attrInt('count_include_pad', 1)] : []), ...(n.ceil === true ? [attrInt('ceil_mode', 1)] : []),
         ]);
         break;
       case 'gap': {
@@ -176,6 +215,44 @@ export function irToModelProto(graph: ModelGraph, params: Params, opts: OnnxExpo
       case 'identity':
         emit(n, 'Identity', xs);
         break;
+      case 'sigmoid':
+        emit(n, 'Sigmoid', xs);
+        break;
+      case 'hardsigmoid':
+        emit(n, 'HardSigmoid', xs, [attrFloat('alpha', n.alpha), attrFloat('beta', n.beta)]);
+        break;
+      case 'leakyrelu':
+        emit(n, 'LeakyRelu', xs, [attrFloat('alpha', n.alpha)]);
+        break;
+      case 'hardswish':
+      case 'silu': {
+        if (n.op === 'hardswish' && opset >= 14) {
+          emit(n, 'HardSwish', xs);
+          break;
+        }
+        const gate = uniq(`${valueOf.get(n.name)!}.gate`);
+        if (n.op === 'silu') emit(n, 'Sigmoid', xs, [], gate, nodeName(`${n.name}.sigmoid`));
+        else emit(n, 'HardSigmoid', xs, [attrFloat('alpha', 1 / 6), attrFloat('beta', 0.5)], gate, nodeName(`${n.name}.hardsigmoid`));
+        emit(n, 'Mul', [xs[0], gate]);
+        extraInfo.push(valueInfo(gate, batch, shapes.get(n.name)!));
+        break;
+      }
+      case 'prelu':
+        emit(n, 'PRelu', [xs[0], p.weight]);
+        break;
+      case 'mul': {
+        const sShape = shapes.get(n.inputs[1])!;
+        if (sShape.length < shapes.get(n.inputs[0])!.length) {
+          const s4 = uniq(`${xs[1]}.per_channel`);
+          emit(n, 'Reshape', [xs[1], perChannelShape!], [], s4, nodeName(`${n.name}.reshape`));
+          extraInfo.push(valueInfo(s4, batch, [sShape[0], 1, 1]));
+          emit(n, 'Mul', [xs[0], s4]);
+        } else emit(n, 'Mul', xs);
+        break;
+      }
+      case 'softmax':
+        emit(n, 'Softmax', xs, [attrInt('axis', 1)]);
+        break;
     }
   }
   const inShape = shapes.get(inp.name)!;
@@ -186,11 +263,13 @@ export function irToModelProto(graph: ModelGraph, params: Params, opts: OnnxExpo
   return {
     ir_version: irVersionFor(opset),
     opset_import: [{ domain: '', version: opset }],
-    producer_name: 'metaprune',
+    producer_name: opts.producerName ?? 'metaprune',
     ...(opts.producerVersion !== undefined ? { producer_version: opts.producerVersion } : {}),
     ...(opts.docString !== undefined ? { doc_string: opts.docString } : {}),
+    ...(opts.metadata !== undefined && opts.metadata.length > 0 ? { metadata_props: opts.metadata.map((e) => ({ key: e.key, value: e.value })) } : {}),
     graph: {
       name: opts.graphName ?? graph.name,
+      ...(opts.graphDocString !== undefined ? { doc_string: opts.graphDocString } : {}),
       node: nodes,
       initializer: initializers,
       input: [valueInfo(valueOf.get(inp.name)!, batch, inShape)],

@@ -3,12 +3,16 @@
  *
  * - Conv (2-D; group, pads incl. auto_pad, strides, dilations; optional bias) → conv2d
  * - BatchNormalization (inference) → batchnorm, kept as its own node (the pruner couples conv → BN)
- * - Relu → relu; Clip(0, 6) → relu6; Clip(0, ∞) → relu
+ * - Relu → relu; Clip(0, 6) → relu6; Clip(0, ∞) → relu; Sigmoid, HardSigmoid, HardSwish, LeakyRelu,
+ *   PRelu (per-channel slope) → their IR activations; x · Sigmoid(x) → silu, x · HardSigmoid(x) → hardswish
+ * - Mul of two computed tensors (equal shapes, or N×C×H×W by N×C×1×1: squeeze-and-excitation) → mul
+ * - Conv 1×1 of globally pooled N×C×1×1 features → linear (the SE squeeze/excite layers)
+ * - Softmax over the features of an N×F tensor → softmax
  * - Add / Sum of computed tensors of equal shape → add
  * - Add / Sub / Mul / Div by a per-channel (or scalar) constant: folded into the weights of the conv,
  *   BN or linear that produced the tensor (when nothing else reads it); ×1 and +0 are dropped
  * - Concat on the channel axis → concat
- * - MaxPool / AveragePool (symmetric pads, ceil_mode only when it changes nothing) → maxpool / avgpool
+ * - MaxPool / AveragePool (symmetric pads, ceil_mode) → maxpool / avgpool
  * - GlobalAveragePool, ReduceMean over H, W → gap (N×C; only Flatten/Reshape may read its N×C×1×1 form)
  * - Flatten(axis=1), Reshape to N×features → flatten (or nothing when already flat)
  * - Gemm (alpha/beta folded, transB either way), MatMul by a constant → linear
@@ -27,6 +31,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { GraphError, type ModelGraph, type NodeDef, type Params } from '../../ir/graph.js';
 import { inferNodeShape } from '../../ir/ops.js';
 import { inferShapes } from '../../ir/shapes.js';
+import { poolOutSize } from '../../tensor/ops/pool.js';
 import { OnnxError } from './errors.js';
 import { AttributeType, DataType, decodeModelProto, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import { dtypeName, int64TensorProto, tensorBool, tensorDims, tensorFloats, tensorInts } from './tensors.js';
@@ -37,6 +42,7 @@ export const ONNX_SUPPORTED_OPS: readonly string[] = [
   'Conv', 'BatchNormalization', 'Relu', 'Clip', 'Add', 'Sum', 'Sub', 'Mul', 'Div', 'Concat', 'MaxPool', 'AveragePool',
   'GlobalAveragePool', 'ReduceMean', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Identity', 'Dropout', 'Constant', 'Pad',
   'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Slice', 'Cast',
+  'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'PRelu', 'Softmax',
 ];
 
 /** Default-domain opsets the importer accepts (the operator semantics above are checked for these). */
@@ -44,16 +50,10 @@ export const ONNX_OPSET_RANGE: readonly [number, number] = [11, 18];
 
 /** Ops the IR cannot express, with the reason shown in the error. */
 const KNOWN_UNSUPPORTED: Record<string, string> = {
-  LeakyRelu: 'the IR has no leaky ReLU activation',
-  Sigmoid: 'the IR has no sigmoid activation',
-  HardSigmoid: 'the IR has no hard-sigmoid activation',
-  HardSwish: 'the IR has no hard-swish activation',
   Tanh: 'the IR has no tanh activation',
   Elu: 'the IR has no ELU activation',
   Selu: 'the IR has no SELU activation',
-  PRelu: 'the IR has no PReLU activation',
   Gelu: 'the IR has no GELU activation',
-  Softmax: 'the IR has no softmax (drop it from the exported model; metaprune models end in logits)',
   LogSoftmax: 'the IR has no log-softmax (drop it from the exported model; metaprune models end in logits)',
   ConvTranspose: 'the IR has no transposed convolution',
   Resize: 'the IR has no resize/upsample op',
@@ -94,6 +94,12 @@ export interface OnnxModelInfo {
   unused: string[];
   /** ONNX node count per op type. */
   opCounts: Record<string, number>;
+  /** What a faithful round trip writes back (exportOptionsFrom in export.ts). */
+  producerName: string;
+  producerVersion: string;
+  docString: string;
+  graphDocString: string;
+  metadata: { key: string; value: string }[];
 }
 
 export interface ImportedOnnx {
@@ -284,6 +290,14 @@ class Importer {
     return shape;
   }
 
+  /** Drops the last IR node (a gate fused into the op that reads it). */
+  removeLast(): void {
+    const node = this.nodes.pop()!;
+    this.nodeByName.delete(node.name);
+    this.usedNames.delete(node.name);
+    this.irShapes.delete(node.name);
+  }
+
   shapeOfIr(name: string): number[] {
     return this.irShapes.get(name)!;
   }
@@ -441,6 +455,7 @@ type Handler = (c: Importer, n: NodeProto) => void;
 function conv(c: Importer, n: NodeProto): void {
   const a = new Attrs(c, n, { auto_pad: 'string', dilations: 'ints', group: 'int', kernel_shape: 'ints', pads: 'ints', strides: 'ints' });
   const x = c.act(n, 0);
+  if (pooledView(x)) return pooledConv(c, n, a, x);
   c.plain(n, x, n.input![0], true);
   if (x.shape.length !== 3) throw c.nodeError(n, `input has shape [N, ${x.shape.join(', ')}]; only 2-D convolutions (N×C×H×W) are supported`);
   const wc = c.constant(n, 1, 'weight');
@@ -473,6 +488,27 @@ function conv(c: Importer, n: NodeProto): void {
   c.define(n, { kind: 'act', node: name, shape, irShape: shape, direct: true });
 }
 
+/**
+ * A 1×1 convolution of globally pooled N×C×1×1 features (squeeze-and-excitation) is a linear layer
+ * on the IR's N×C features; its output stays N×O×1×1 for the ONNX ops after it.
+ */
+function pooledConv(c: Importer, n: NodeProto, a: Attrs, x: ActValue): void {
+  const wc = c.constant(n, 1, 'weight');
+  const dims = tensorDims(wc.tensor);
+  const pads = a.ints('pads', [0, 0, 0, 0])!;
+  const group = a.int('group', 1);
+  const autoPad = a.string('auto_pad', 'NOTSET');
+  if (dims.length !== 4 || dims[2] !== 1 || dims[3] !== 1 || dims[1] !== x.shape[0] || group !== 1 || pads.some((p) => p !== 0) || (autoPad !== 'NOTSET' && autoPad !== 'VALID')) {
+    throw c.nodeError(n, `reads globally pooled features [N, ${x.shape.join(', ')}]: only an ungrouped, unpadded 1×1 convolution (a linear layer) of ${x.shape[0]} channels is supported there, the weight is ${fmt(dims)} with group ${group}`);
+  }
+  const bc = c.constant(n, 2, 'bias', true);
+  const bias = bc === undefined ? undefined : c.floats(n, bc, 'bias');
+  if (bias !== undefined && bias.length !== dims[0]) throw c.nodeError(n, `bias '${bc!.tensor.name}' has ${bias.length} values for ${dims[0]} output channels`);
+  linearFrom(c, n, x, wc, c.floats(n, wc, 'weight'), dims[0], dims[1], bias);
+  const v = c.values.get(n.output![0]) as ActValue;
+  c.define(n, { ...v, shape: [dims[0], 1, 1] });
+}
+
 function batchNorm(c: Importer, n: NodeProto): void {
   const a = new Attrs(c, n, { epsilon: 'float', momentum: 'float', training_mode: 'int' });
   if (a.int('training_mode', 0) !== 0) throw c.nodeError(n, `attribute 'training_mode' = ${a.int('training_mode', 0)}: only inference-mode batch norm is supported`);
@@ -499,11 +535,98 @@ function batchNorm(c: Importer, n: NodeProto): void {
   c.define(n, { kind: 'act', node: name, shape, irShape: shape, direct: true });
 }
 
-function simple(c: Importer, n: NodeProto, op: 'relu' | 'relu6', x: ActValue): void {
-  c.plain(n, x, n.input![0]);
+/** Whether v is globally pooled features kept as N×C×1×1 (the IR holds them as N×C). */
+function pooledView(v: ActValue): boolean {
+  return v.pad === undefined && v.irShape.length === 1 && v.shape.length === 3 && v.shape[1] === 1 && v.shape[2] === 1;
+}
+
+/** An elementwise op on x (pooled N×C×1×1 features included: squeeze-and-excitation). */
+function elementwise(c: Importer, n: NodeProto, x: ActValue, node: (name: string) => NodeDef): void {
+  if (!pooledView(x)) c.plain(n, x, n.input![0]);
   const name = c.nameFor(n);
-  const shape = c.addNode(n, { op, name, inputs: [x.node] });
+  const shape = c.addNode(n, node(name));
+  c.define(n, { kind: 'act', node: name, shape: x.shape, irShape: shape, direct: true });
+}
+
+function simple(c: Importer, n: NodeProto, op: 'relu' | 'relu6' | 'sigmoid' | 'hardswish' | 'silu', x: ActValue): void {
+  elementwise(c, n, x, (name) => ({ op, name, inputs: [x.node] }));
+}
+
+function sigmoidOp(c: Importer, n: NodeProto): void {
+  new Attrs(c, n, {});
+  simple(c, n, 'sigmoid', c.act(n, 0));
+}
+
+function hardSwishOp(c: Importer, n: NodeProto): void {
+  new Attrs(c, n, {});
+  simple(c, n, 'hardswish', c.act(n, 0));
+}
+
+function hardSigmoidOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, { alpha: 'float', beta: 'float' });
+  const x = c.act(n, 0);
+  elementwise(c, n, x, (name) => ({ op: 'hardsigmoid', name, inputs: [x.node], alpha: a.float('alpha', 0.2), beta: a.float('beta', 0.5) }));
+}
+
+function leakyReluOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, { alpha: 'float' });
+  const x = c.act(n, 0);
+  elementwise(c, n, x, (name) => ({ op: 'leakyrelu', name, inputs: [x.node], alpha: a.float('alpha', 0.01), beta: 0 }));
+}
+
+function preluOp(c: Importer, n: NodeProto): void {
+  new Attrs(c, n, {});
+  const x = c.act(n, 0);
+  const k = c.constant(n, 1, 'slope');
+  const v = perChannel(c.floats(n, k, 'slope'), tensorDims(k.tensor), x.shape);
+  if (v === null) throw c.nodeError(n, `slope '${k.tensor.name}' of shape ${fmt(tensorDims(k.tensor))} is not one value per channel (or a scalar) of [N, ${x.shape.join(', ')}]`);
+  c.plain(n, x, n.input![0]);
+  const name = c.nameFor(n, k.tensor.name);
+  const shape = c.addNode(n, { op: 'prelu', name, inputs: [x.node], channels: x.shape[0] });
+  c.params[`${name}.weight`] = new Tensor(v, [x.shape[0]]);
   c.define(n, { kind: 'act', node: name, shape, irShape: shape, direct: true });
+}
+
+function softmaxOp(c: Importer, n: NodeProto): void {
+  const a = new Attrs(c, n, { axis: 'int' });
+  const x = c.act(n, 0);
+  const axis = a.int('axis', c.opset >= 13 ? -1 : 1);
+  if (x.shape.length !== 1 || (axis !== 1 && axis !== -1)) {
+    throw c.nodeError(n, `Softmax over axis ${axis} of [N, ${x.shape.join(', ')}]: only the softmax over the features of an N×F tensor (classifier output) is supported`);
+  }
+  c.plain(n, x, n.input![0]);
+  elementwise(c, n, x, (name) => ({ op: 'softmax', name, inputs: [x.node] }));
+}
+
+/**
+ * Product of two computed tensors: same shape, or a trunk N×C×H×W times one value per channel
+ * (N×C×1×1, squeeze-and-excitation). x · sigmoid(x) becomes one silu node and x · hardsigmoid(x)
+ * (alpha 1/6, beta 1/2) one hardswish node, as PyTorch exports nn.SiLU and nn.Hardswish.
+ */
+function mulTensors(c: Importer, n: NodeProto, a: ActValue, b: ActValue): void {
+  const names = n.input ?? [];
+  const fused = fuseGate(c, n, a, b, names[1]) ?? fuseGate(c, n, b, a, names[0]);
+  if (fused !== undefined) return;
+  const [x, s, xi] = pooledView(a) && !pooledView(b) ? [b, a, 1] : [a, b, 0];
+  c.plain(n, x, names[xi]);
+  if (!pooledView(s)) c.plain(n, s, names[1 - xi]);
+  const perChannel = pooledView(s) && x.shape.length === 3;
+  if (!sameShape(x.shape, s.shape) && !(perChannel && s.shape[0] === x.shape[0])) {
+    throw c.nodeError(n, `Mul of [N, ${a.shape.join(', ')}] and [N, ${b.shape.join(', ')}]: only equal shapes or an N×C×H×W tensor times N×C×1×1 per-channel values are supported`);
+  }
+  elementwise(c, n, x, (name) => ({ op: 'mul', name, inputs: [x.node, s.node] }));
+}
+
+function fuseGate(c: Importer, n: NodeProto, x: ActValue, g: ActValue, gName: string): true | undefined {
+  const gate = c.irNode(g.node);
+  const last = c.nodes[c.nodes.length - 1];
+  if (!g.direct || gate !== last || gate.inputs[0] !== x.node || (c.uses.get(gName) ?? 0) !== 1 || !sameShape(x.shape, g.shape)) return undefined;
+  const isHard = gate.op === 'hardsigmoid' && Math.fround(gate.alpha) === Math.fround(1 / 6) && Math.fround(gate.beta) === 0.5;
+  if (gate.op !== 'sigmoid' && !isHard) return undefined;
+  c.removeLast();
+  c.folded.push(c.label(n));
+  simple(c, n, gate.op === 'sigmoid' ? 'silu' : 'hardswish', x);
+  return true;
 }
 
 function relu(c: Importer, n: NodeProto): void {
@@ -580,7 +703,8 @@ function binary(op: 'Add' | 'Sub' | 'Mul' | 'Div'): Handler {
       return v;
     });
     if (vals[0].kind === 'act' && vals[1].kind === 'act') {
-      if (op !== 'Add') throw c.nodeError(n, `${op} of two computed tensors is not representable (only Add is)`);
+      if (op === 'Mul') return mulTensors(c, n, vals[0], vals[1]);
+      if (op !== 'Add') throw c.nodeError(n, `${op} of two computed tensors is not representable (only Add and Mul are)`);
       return addTensors(c, n, [vals[0], vals[1]]);
     }
     const xi = vals[0].kind === 'act' ? 0 : vals[1].kind === 'act' ? 1 : -1;
@@ -658,17 +782,10 @@ function pool(op: 'maxpool' | 'avgpool'): Handler {
     if (op === 'avgpool' && !explicit && a.int('count_include_pad', 0) === 0 && (padding[0] > 0 || padding[1] > 0)) {
       throw c.nodeError(n, `attribute 'count_include_pad' = 0 with padding ${fmt(padding)} is not supported (metaprune's average pooling counts the padding, as PyTorch's default count_include_pad=True)`);
     }
-    const ceil = a.int('ceil_mode', 0);
-    if (ceil !== 0) {
-      for (let d = 0; d < 2; d++) {
-        const size = x.irShape[d + 1] + 2 * padding[d] - kernel[d];
-        if (Math.ceil(size / stride[d]) !== Math.floor(size / stride[d])) {
-          throw c.nodeError(n, `attribute 'ceil_mode' = 1 changes the output size for input ${fmt(['N', ...x.shape])}; only floor mode is supported`);
-        }
-      }
-    }
+    // ceil_mode is kept only where it changes the output size (otherwise the graph is the floor-mode one)
+    const ceil = a.int('ceil_mode', 0) !== 0 && [0, 1].some((d) => poolOutSize(x.irShape[d + 1], kernel[d], stride[d], padding[d], true) !== poolOutSize(x.irShape[d + 1], kernel[d], stride[d], padding[d]));
     const name = c.nameFor(n);
-    const shape = c.addNode(n, { op, name, inputs: [x.node], kernel, stride, padding });
+    const shape = c.addNode(n, { op, name, inputs: [x.node], kernel, stride, padding, ...(ceil ? { ceil } : {}) });
     c.define(n, { kind: 'act', node: name, shape, irShape: shape, direct: true });
   };
 }
@@ -748,6 +865,7 @@ function reshape(c: Importer, n: NodeProto): void {
     return numel(rest) === F ? rest : null;
   };
   const r = resolve(target);
+  if (r !== null && x.irShape.length === 1 && r.length === 3 && r[0] === x.irShape[0] && r[1] === 1 && r[2] === 1) return c.alias(n, x, r); // features as N×C×1×1 (SE)
   if (r === null || !(r.length === 1 || sameShape(r, x.shape))) {
     throw c.nodeError(n, `Reshape of ${fmt(full)} to ${fmt(target)} is not supported: only flattening to N×${F} (shape [-1, ${F}], [0, -1] or [N, ${F}]) is`);
   }
@@ -957,6 +1075,7 @@ const HANDLERS: Record<string, Handler> = {
   Conv: conv, BatchNormalization: batchNorm, Relu: relu, Clip: clip, Add: binary('Add'), Sub: binary('Sub'), Mul: binary('Mul'), Div: binary('Div'),
   Sum: sum, Concat: concat, MaxPool: pool('maxpool'), AveragePool: pool('avgpool'), GlobalAveragePool: globalAveragePool, ReduceMean: reduceMean,
   Flatten: flattenOp, Reshape: reshape, Gemm: gemm, MatMul: matmul, Identity: identity, Dropout: dropout, Constant: constant, Pad: pad,
+  Sigmoid: sigmoidOp, HardSigmoid: hardSigmoidOp, HardSwish: hardSwishOp, LeakyRelu: leakyReluOp, PRelu: preluOp, Softmax: softmaxOp,
   Shape: shapeOp, Gather: gatherOp, Unsqueeze: unsqueezeOp, Squeeze: squeezeOp, Slice: sliceOp, Cast: castOp,
 };
 
@@ -1116,6 +1235,11 @@ export function modelProtoToIr(m: ModelProto, opts: OnnxImportOptions = {}): Imp
     dropped: c.dropped,
     unused: unused.map((n) => c.label(n)),
     opCounts,
+    producerName: m.producer_name ?? '',
+    producerVersion: m.producer_version ?? '',
+    docString: m.doc_string ?? '',
+    graphDocString: g.doc_string ?? '',
+    metadata: (m.metadata_props ?? []).map((e) => ({ key: e.key ?? '', value: e.value ?? '' })),
   };
   if (!opts.allowNonFinite) {
     for (const [name, t] of Object.entries(c.params)) {

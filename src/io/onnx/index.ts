@@ -4,7 +4,7 @@ export {
   importOnnx, loadOnnx, modelProtoToIr, float32Decimal, ONNX_SUPPORTED_OPS, ONNX_OPSET_RANGE,
   type OnnxImportOptions, type OnnxModelInfo, type ImportedOnnx,
 } from './import.js';
-export { exportOnnx, saveOnnx, irToModelProto, type OnnxExportOptions } from './export.js';
+export { exportOnnx, saveOnnx, irToModelProto, exportOptionsFrom, type OnnxExportOptions } from './export.js';
 export {
   decodeModelProto, encodeModelProto, DataType, AttributeType,
   type ModelProto, type GraphProto, type NodeProto, type TensorProto, type AttributeProto, type ValueInfoProto, type TypeProto,

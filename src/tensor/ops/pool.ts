@@ -1,6 +1,6 @@
 /**
  * 2-D pooling over NCHW input: max and average pooling on the registry's pooling kernels
- * (PyTorch semantics, ceil_mode=false; average pooling counts padding, count_include_pad=true),
+ * (PyTorch semantics, ceil_mode either way; average pooling counts padding, count_include_pad=true),
  * and global average pooling [N, C, H, W] → [N, C].
  */
 import { Tensor, allocBuf } from '../tensor.js';
@@ -19,11 +19,22 @@ export interface Pool2dOptions {
   stride?: Pair;
   /** Implicit padding on each side (at most half the window, as in PyTorch); default 0. */
   padding?: Pair;
+  /** PyTorch's ceil_mode: round the output size up, as long as the last window starts inside the (left-padded) input. */
+  ceil?: boolean;
+}
+
+/** Output size of one pooled dim (PyTorch's pooling_output_shape). */
+export function poolOutSize(size: number, k: number, stride: number, pad: number, ceil = false): number {
+  const span = size + 2 * pad - k;
+  let out = Math.floor((ceil ? span + stride - 1 : span) / stride) + 1;
+  if (ceil && (out - 1) * stride >= size + pad) out--;
+  return out;
 }
 
 /**
  * Validates a pooling call and returns its geometry.
- * Output size per dim: floor((H + 2·pad − K) / stride) + 1.
+ * Output size per dim: floor((H + 2·pad − K) / stride) + 1 (ceil mode: see poolOutSize); windows
+ * past the padded input are clipped, and average pooling then divides by the clipped window.
  */
 export function pool2dGeom(op: string, xShape: readonly number[], opts: Pool2dOptions): PoolGeom {
   if (xShape.length !== 4) throw new TensorError(op, `input must be [N, C, H, W], got shape ${fmtShape(xShape)}`);
@@ -34,8 +45,8 @@ export function pool2dGeom(op: string, xShape: readonly number[], opts: Pool2dOp
     throw new TensorError(op, `padding [${padH}, ${padW}] must be at most half of the kernel [${KH}, ${KW}]`);
   }
   const [N, C, H, W] = xShape;
-  const OH = Math.floor((H + 2 * padH - KH) / strideH) + 1;
-  const OW = Math.floor((W + 2 * padW - KW) / strideW) + 1;
+  const OH = poolOutSize(H, KH, strideH, padH, opts.ceil);
+  const OW = poolOutSize(W, KW, strideW, padW, opts.ceil);
   if (OH < 1 || OW < 1) {
     throw new TensorError(op, `padded input ${H + 2 * padH}x${W + 2 * padW} of input ${fmtShape(xShape)} is smaller than the kernel ${KH}x${KW}`);
   }
