@@ -8,7 +8,7 @@
  */
 import { noGrad } from '../tensor/autograd.js';
 import { cloneParams } from '../ir/init.js';
-import { countOps } from '../ir/count.js';
+import { countOps, layerWidths, type LayerWidth } from '../ir/count.js';
 import { subset, type Dataset } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { finetune } from '../train/run.js';
@@ -44,6 +44,8 @@ export interface CompareRow {
   accAdapted: number;
   accPruned: number;
   accFinal: number;
+  /** Output width per conv/linear layer of the data model and of the final pruned network (for the report). */
+  layers?: LayerWidth[];
 }
 
 export interface CompareSummaryRow {
@@ -104,7 +106,7 @@ export function runCompareJob(job: CompareJob, train: Dataset, test: Dataset): C
     finetune(r.graph, r.params, ftData, { epochs: cfg.finetuneEpochs, lr: cfg.finetuneLr, seed: seed + 1 });
     return {
       arm, seed, model: dm.entry.index, target, speedup: baseMacs / countOps(r.graph).macs,
-      accStart, accAdapted, accPruned, accFinal: evaluate(r.graph, r.params, test).acc,
+      accStart, accAdapted, accPruned, accFinal: evaluate(r.graph, r.params, test).acc, layers: layerWidths(dm.graph, r.graph),
     };
   });
 }
