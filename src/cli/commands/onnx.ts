@@ -6,7 +6,9 @@
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command, CliContext } from '../command.js';
 import { UsageError, flagBoolean, flagList, flagNumber, flagString } from '../args.js';
-import { countOps, formatCount } from '../../ir/count.js';
+import { countOps, formatCount, layerWidths } from '../../ir/count.js';
+import { buildPruneReport } from '../../report/prune-report.js';
+import { getBackend } from '../../tensor/registry.js';
 import type { ModelGraph, Params } from '../../ir/graph.js';
 import { cloneParams } from '../../ir/init.js';
 import { buildDependencyGraph, prunableGroups, pruneToSpeedup, importanceByName, IMPORTANCE_NAMES } from '../../prune/index.js';
@@ -173,6 +175,12 @@ export const onnxPruneCommand: Command = {
     } else {
       say(`latency: ${latencyNote}`);
     }
+    const report = buildPruneReport({
+      model: path, out, macsBefore: base.macs, macsAfter: after.macs, paramsBefore: base.params, paramsAfter: after.params,
+      layers: layerWidths(m.graph, r.graph), latency, latencyNote, accBefore, accAfter, accFinetuned,
+      config: { importance: importance.name, speedup, seed, opset, data: dataSpec ?? null, finetuneEpochs: epochs, runs, latencyBatches: batches },
+    }, getBackend());
+    say(`report ${report}`);
     say(`wrote ${out}`);
     if (ctx.json) {
       ctx.out(JSON.stringify({
