@@ -39,3 +39,21 @@ export function formatCount(v: number): string {
   if (v >= 1e9) return `${(v / 1e9).toFixed(2)} G`;
   return `${(v / 1e6).toFixed(2)} M`;
 }
+
+/** Output width (channels / features) of one conv or linear layer before and after pruning. */
+export interface LayerWidth {
+  name: string;
+  before: number;
+  after: number;
+}
+
+/** Per-layer output widths of a network and its pruned version (layers matched by name). */
+export function layerWidths(before: ModelGraph, after: ModelGraph): LayerWidth[] {
+  const width = (g: ModelGraph): Map<string, number> => {
+    const m = new Map<string, number>();
+    for (const n of g.nodes) if (n.op === 'conv2d') m.set(n.name, n.outChannels); else if (n.op === 'linear') m.set(n.name, n.outFeatures);
+    return m;
+  };
+  const a = width(after);
+  return [...width(before)].filter(([name]) => a.has(name)).map(([name, b]) => ({ name, before: b, after: a.get(name)! }));
+}

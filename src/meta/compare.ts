@@ -7,9 +7,8 @@
  * each with the same budgets, over several seeds, reporting test accuracy at each MACs target.
  */
 import { noGrad } from '../tensor/autograd.js';
-import type { ModelGraph } from '../ir/graph.js';
 import { cloneParams } from '../ir/init.js';
-import { countOps } from '../ir/count.js';
+import { countOps, layerWidths, type LayerWidth } from '../ir/count.js';
 import { subset, type Dataset } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { finetune } from '../train/run.js';
@@ -50,8 +49,8 @@ export interface CompareRow {
   accFinal: number;
   /** Validation accuracy after finetuning (when the job had validation data): what regime choices use. */
   accFinalVal?: number;
-  /** Output channels of every conv of the final network, by layer name. */
-  widths: Record<string, number>;
+  /** Output width per conv/linear layer of the data model and of the final pruned network (for the report). */
+  layers?: LayerWidth[];
 }
 
 export interface CompareSummaryRow {
@@ -110,16 +109,9 @@ export function runCompareJob(job: CompareJob, train: Dataset, test: Dataset, va
       arm, seed, model: dm.entry.index, target, speedup: baseMacs / countOps(r.graph).macs,
       accStart, accAdapted, accPruned, accFinal: evaluate(r.graph, r.params, test).acc,
       ...(job.validation && val ? { accFinalVal: evaluate(r.graph, r.params, val).acc } : {}),
-      widths: convWidths(r.graph),
+      layers: layerWidths(dm.graph, r.graph),
     };
   });
-}
-
-/** Output channels of every conv, by layer name (what pruning left of each layer). */
-export function convWidths(graph: ModelGraph): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const n of graph.nodes) if (n.op === 'conv2d') out[n.name] = n.outChannels;
-  return out;
 }
 
 /** The jobs of a comparison: every seed × arm, seed s on held-out model s mod #models. */

@@ -136,7 +136,7 @@ function colorBar(cb: ColorBar, x: number, y0: number, y1: number): string {
   return el(
     'g',
     { class: 'color-bar', 'data-min': String(cb.min), 'data-max': String(cb.max) },
-    text(cb.title, { class: 'color-bar-title', x: x - 4, y: y0 + 4, 'font-size': TICK_FONT, fill: MUTED }),
+    text(cb.title, { class: 'color-bar-title', x: x + 6, y: y0 + 4, 'text-anchor': 'middle', 'font-size': TICK_FONT, fill: MUTED }),
     cells,
     labels,
   );

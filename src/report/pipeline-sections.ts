@@ -15,12 +15,14 @@ import type { MetricsRecord } from './metrics.js';
 export interface CurvePoint { speedup: number; acc: number }
 export interface Member { epoch: number | null; startAcc: number; farAcc: number; eligible: boolean; curves: { model: number; curve: CurvePoint[] }[] }
 export interface Selection { chosen: number; original: Member; family: Member[]; rule: string }
-export interface CompareRow { arm: string; target: number; accFinal: number; accPruned: number; seed: number }
+export interface CompareRow { arm: string; target: number; accFinal: number; accPruned: number; seed: number; layers?: { name: string; before: number; after: number }[] }
 export interface CompareSummary { arm: string; target: number; mean: number; std: number; n: number; meanPruned: number }
 
 /** Letters used in the method for the three arms. */
 const ARM_LETTER: Readonly<Record<string, string>> = { metanet: '(a)', 'prune-only': '(b)', 'sparse-train': '(c)' };
 const letter = (arm: string): string => ARM_LETTER[arm] ?? arm;
+/** One colour per arm across all charts. */
+const armColor = (arm: string, fallback: number): string => seriesColor(Object.keys(ARM_LETTER).includes(arm) ? Object.keys(ARM_LETTER).indexOf(arm) : fallback);
 
 /** Mean curve over models (points matched by index; each model has the same sample points). */
 export function meanCurve(m: Member): [number, number][] {
@@ -112,7 +114,7 @@ export function comparisonCharts(rows: ReadonlyArray<CompareRow>, summary: Reado
       const ss = targets.map((t) => stat(arm, t, phase));
       return {
         name: `${letter(arm)} ${arm} · ${phase === 'final' ? 'finetuned' : 'pruned'}`,
-        color: phase === 'final' ? seriesColor(a) : lighten(seriesColor(a), 0.6),
+        color: phase === 'final' ? armColor(arm, a) : lighten(armColor(arm, a), 0.6),
         values: ss.map((s) => s.mean), lo: ss.map((s) => s.lo), hi: ss.map((s) => s.hi),
       };
     }),
@@ -202,6 +204,31 @@ export function metaTrainingCharts(steps: ReadonlyArray<MetricsRecord>): ReportC
       { name: "mean |γ'|/|γ|", points: perEpoch(steps, 'bnGammaRatio'), color: seriesColor(3) },
       { name: "share with |γ'| < |γ|/2", points: perEpoch(steps, 'bnGammaShrunk'), color: seriesColor(4) },
     ], ' Shrinking the weak channels makes a network easy to prune; shrinking all of them is a collapse.'));
+  }
+  return charts;
+}
+
+/** Per target: mean output width per layer of the data models and of each arm's final pruned networks. */
+export function widthCharts(rows: ReadonlyArray<CompareRow>): ReportChart[] {
+  const withLayers = rows.filter((r) => Array.isArray(r.layers) && r.layers.length > 0);
+  const charts: ReportChart[] = [];
+  for (const t of [...new Set(withLayers.map((r) => r.target))].sort((a, b) => a - b)) {
+    const rs = withLayers.filter((r) => r.target === t);
+    const names = (rs[0]?.layers ?? []).map((l) => l.name);
+    const mean = (sel: ReadonlyArray<CompareRow>, name: string, key: 'before' | 'after') =>
+      summarizeMean(sel.map((r) => r.layers?.find((l) => l.name === name)?.[key] ?? NaN)).mean;
+    const arms = [...new Set(rs.map((r) => r.arm))];
+    charts.push({
+      title: `Channels per layer at ${t}× (final pruned networks)`,
+      svg: barChart({
+        title: `Output channels per layer, target ${t}×`, categories: names, yLabel: 'output channels', valueLabels: false,
+        series: [
+          { name: 'data model', values: names.map((n) => mean(rs, n, 'before')), color: '#999999' },
+          ...arms.map((arm) => ({ name: `${letter(arm)} ${arm}`, values: names.map((n) => mean(rs.filter((r) => r.arm === arm), n, 'after')), color: armColor(arm, 3) })),
+        ],
+      }),
+      caption: 'Mean over seeds. "data model" is the (pre-pruned) network each arm starts from.',
+    });
   }
   return charts;
 }

@@ -9,7 +9,7 @@ import { lineChart, barChart } from './charts.js';
 import { writeReport, type ReportChart, type ReportTable } from './html.js';
 import { readMetrics, metricSeries } from './metrics.js';
 import { collectEnvironment } from './environment.js';
-import { selectionCharts, comparisonCharts, metaTrainingCharts, type Selection, type CompareRow, type CompareSummary } from './pipeline-sections.js';
+import { selectionCharts, comparisonCharts, metaTrainingCharts, widthCharts, type Selection, type CompareRow, type CompareSummary } from './pipeline-sections.js';
 
 function readJson(file: string): unknown {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown) : undefined;
@@ -31,7 +31,7 @@ export function buildRunReport(runDir: string, backend: string): string {
   const cmp = (readJson(join(runDir, 'compare.json')) as { value: { rows: CompareRow[]; summary: CompareSummary[] } } | undefined)?.value;
   if (cmp) {
     const c = comparisonCharts(cmp.rows ?? [], cmp.summary ?? []);
-    charts.push(...c.charts);
+    charts.push(...c.charts, ...widthCharts(cmp.rows ?? []));
     tables.push(...c.tables);
   }
 
@@ -71,6 +71,7 @@ export function buildRunReport(runDir: string, backend: string): string {
       }),
     });
   }
+  tables.push(...runTables(summary));
   return writeReport(runDir, {
     title: `metaprune report: ${runDir}`,
     summary, config, charts, tables,
@@ -81,4 +82,31 @@ export function buildRunReport(runDir: string, backend: string): string {
 /** A fraction as a percentage string with 2 decimals. */
 function pct(v: number): string {
   return Number.isFinite(v) ? (100 * v).toFixed(2) : '—';
+}
+
+/** Zoo accuracies and wall time per stage, when summary.json records them. */
+function runTables(summary: Record<string, unknown>): ReportTable[] {
+  const out: ReportTable[] = [];
+  const zoo = summary['zoo'];
+  if (Array.isArray(zoo) && zoo.length > 0) {
+    const z = zoo as { seed?: number; split?: string; acc?: number; trainedAcc?: number; speedup?: number; seconds?: number }[];
+    out.push({
+      title: 'Data-model zoo (test accuracy %)',
+      columns: ['seed', 'split', 'trained', 'after pre-pruning + finetune', 'pre-pruning speed-up', 'seconds'],
+      rows: z.map((e) => [e.seed, e.split, e.trainedAcc === undefined ? undefined : pct(e.trainedAcc), e.acc === undefined ? undefined : pct(e.acc),
+        e.speedup === undefined ? undefined : `${e.speedup.toFixed(2)}×`, e.seconds === undefined ? undefined : Math.round(e.seconds)]),
+    });
+  }
+  const stages = summary['stageSeconds'];
+  if (stages !== null && typeof stages === 'object' && Object.keys(stages).length > 0) {
+    const entries = Object.entries(stages as Record<string, number>);
+    const total = entries.reduce((s, [, v]) => s + v, 0);
+    out.push({
+      title: 'Wall time per stage',
+      columns: ['stage', 'seconds', 'share'],
+      rows: [...entries.map(([k, v]) => [k, v.toFixed(1), `${((100 * v) / total).toFixed(1)} %`]), ['total', total.toFixed(1), '100.0 %']],
+      caption: 'This invocation only: stages resumed from an earlier run show the remaining work.',
+    });
+  }
+  return out;
 }

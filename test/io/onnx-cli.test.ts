@@ -1,7 +1,7 @@
 // `metaprune prune-onnx` and `metaprune inspect-onnx` (the command modules, run through the CLI's argv parser).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,12 @@ test('prune-onnx without data: prunes by magnitude and says so, prints MACs/para
   if (ort !== null) assert.match(text, /^latency \(onnxruntime 1\.\d+\.\d+, median of 3 runs\): batch 1: [\d.]+ ms => [\d.]+ ms \([\d.]+x\); batch 4: [\d.]+ ms => [\d.]+ ms \([\d.]+x\); MACs speed-up \d\.\d\dx$/m);
   else assert.match(text, /^latency: not measured: onnxruntime-node is not available/m);
   assert.equal(lines[lines.length - 1], `wrote ${out}`);
+  // the report next to the model: per-layer widths, MACs/params, latency vs MACs speed-up when measured
+  const report = readFileSync(join(dir, 'resnet-pruned.report.html'), 'utf8');
+  assert.equal(lines[lines.length - 2], `report ${join(dir, 'resnet-pruned.report.html')}`);
+  assert.match(report, /<svg [^>]*aria-label="Output channels before \/ after pruning"/);
+  assert.match(report, /<td>MACs<\/td><td class="num">2,7\d\d,\d{3}<\/td>/);
+  if (ort !== null) assert.match(report, /aria-label="onnxruntime 1\.\d+\.\d+: speed-up per batch size"/);
   const pruned = loadOnnx(out);
   assert.ok(countOps(loadOnnx(join(FIX, 'resnet_tiny_op13.onnx')).graph).macs / countOps(pruned.graph).macs >= 2);
   assert.equal(pruned.info.opset, 13);

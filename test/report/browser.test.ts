@@ -3,25 +3,14 @@
 // when Chromium or playwright-core is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildRunReport } from '../../src/report/run-report.js';
+import { fakeRun } from './fake-run.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-
-/** A run directory with the files a Meta Pruning run writes, filled with fixed numbers. */
-function fakeRun(dir: string): void {
-  const curve = (drop: number) => [1, 1.5, 2, 3, 4].map((s, i) => ({ speedup: s, acc: 0.85 - drop * i }));
-  const member = (epoch: number | null, drop: number) => ({ epoch, startAcc: 0.85, farAcc: 0.7, eligible: true, curves: [{ model: 10, curve: curve(drop) }] });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ out: dir, meta: { epochs: 2 } }));
-  writeFileSync(join(dir, 'summary.json'), JSON.stringify({ chosenEpoch: 1, minutes: 1.5 }));
-  writeFileSync(join(dir, 'selection.json'), JSON.stringify({ key: {}, value: { chosen: 1, rule: 'test rule', original: member(null, 0.1), family: [member(0, 0.08), member(1, 0.05)] } }));
-  const summary = ['metanet', 'prune-only', 'sparse-train'].flatMap((arm, a) => [2, 3].map((t) => ({ arm, target: t, mean: 0.8 - 0.01 * a - 0.02 * t, std: 0.01, n: 3, meanPruned: 0.3 })));
-  writeFileSync(join(dir, 'compare.json'), JSON.stringify({ key: {}, value: { rows: [], summary } }));
-  writeFileSync(join(dir, 'metrics.jsonl'), [1, 2, 3].map((s) => JSON.stringify({ kind: 'meta-step', step: s, ce: 3 - s * 0.1, r: 1 + s * 0.1 })).join('\n') + '\n');
-}
 
 test('report.html renders its charts in headless Chromium without console errors', { skip: CHROMIUM === undefined ? 'Chromium not installed' : false }, async (t) => {
   let chromium: typeof import('playwright-core').chromium;
@@ -35,12 +24,15 @@ test('report.html renders its charts in headless Chromium without console errors
   try {
     fakeRun(dir);
     const file = buildRunReport(dir, 'wasm');
+    // generous timeouts: the machine this runs on may be heavily shared
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
+      timeout: 180_000,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     try {
       const page = await browser.newPage();
+      page.setDefaultTimeout(180_000);
       const errors: string[] = [];
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
       page.on('pageerror', (e) => errors.push(String(e)));
@@ -53,6 +45,27 @@ test('report.html renders its charts in headless Chromium without console errors
       const box = await page.locator('svg').first().boundingBox();
       assert.ok(box !== null && box.width > 200 && box.height > 100, `chart size ${JSON.stringify(box)}`);
       assert.ok((await page.textContent('body'))!.includes('MACs speed-up'));
+      // as laid out by the browser: no legend entry or colour-bar label sticks out of its chart
+      const clipped = await page.evaluate(() => {
+        const out: string[] = [];
+        for (const svg of Array.from(document.querySelectorAll('svg'))) {
+          const box = svg.getBoundingClientRect();
+          for (const item of Array.from(svg.querySelectorAll('.legend-item, .color-bar text, .series-label, .row-value'))) {
+            const b = item.getBoundingClientRect();
+            if (b.left < box.left - 1 || b.right > box.right + 1 || b.top < box.top - 1 || b.bottom > box.bottom + 1) out.push(`${svg.getAttribute('aria-label')}: ${item.textContent}`);
+          }
+        }
+        return out;
+      });
+      assert.deepEqual(clipped, []);
+      // the chosen epoch's curve is drawn thicker than every other member of the family
+      const widths = await page.evaluate(() => Array.from(document.querySelectorAll('svg[aria-label^="No-finetune"] g.series path.line')).map((p) => [p.parentElement!.getAttribute('data-series'), Number(getComputedStyle(p).strokeWidth.replace('px', ''))] as const));
+      const chosen = widths.filter(([n]) => n!.includes('chosen'));
+      assert.equal(chosen.length, 1);
+      for (const [n, w] of widths) if (!n!.includes('chosen')) assert.ok(w < chosen[0]![1], `${n} ${w}`);
+      // the comparison bars: an error bar per bar, axis from 0
+      assert.equal(await page.locator('svg[aria-label^="Comparison"] g.error-bar').count(), await page.locator('svg[aria-label^="Comparison"] rect.bar').count());
+      assert.equal(await page.locator('svg[aria-label^="Comparison"] .y-axis .tick-label').first().textContent(), '0');
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

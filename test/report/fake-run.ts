@@ -14,7 +14,7 @@ export function fakeRun(dir: string): void {
     epoch, startAcc, farAcc: 0.85 - 3 * drop, eligible: startAcc >= 0.82, curves: [{ model: 10, curve: curve(drop) }, { model: 11, curve: curve(drop * 1.1) }],
   });
   const family = [];
-  for (let e = 1; e < FAKE_EPOCHS; e += 2) family.push(member(e, 0.1 - e * 0.002, e > 33 ? 0.8 : 0.85));
+  for (let e = 1; e < FAKE_EPOCHS - 1; e += 2) family.push(member(e, 0.1 - e * 0.002, e > 33 ? 0.8 : 0.85));
   family.push(member(FAKE_EPOCHS - 1, 0.03, 0.78));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ out: dir, meta: { epochs: FAKE_EPOCHS, lr: 0.01 }, select: { tolerance: 0.03, farFrom: 1.5 } }));
   writeFileSync(join(dir, 'summary.json'), JSON.stringify({
@@ -27,7 +27,8 @@ export function fakeRun(dir: string): void {
   const rows = [];
   for (let seed = 0; seed < FAKE_SEEDS; seed++) {
     for (const [a, arm] of arms.entries()) {
-      for (const t of FAKE_TARGETS) rows.push({ arm, seed: 1000 + seed, target: t, accFinal: 0.8 - 0.01 * a - 0.02 * t + 0.003 * seed + 0.004 * (((seed * 7 + a * 3 + t) % 5) - 2), accPruned: 0.4 - 0.05 * a + 0.01 * seed + 0.02 * (((seed + 2 * a + t) % 3) - 1) });
+      for (const t of FAKE_TARGETS) rows.push({ arm, seed: 1000 + seed, target: t, accFinal: 0.8 - 0.01 * a - 0.02 * t + 0.003 * seed + 0.004 * (((seed * 7 + a * 3 + t) % 5) - 2), accPruned: 0.4 - 0.05 * a + 0.01 * seed + 0.02 * (((seed + 2 * a + t) % 3) - 1),
+        layers: [['conv1', 16], ['conv2', 32], ['fc', 10]].map(([name, w]) => ({ name: name as string, before: w as number, after: name === 'fc' ? 10 : Math.round((w as number) / Math.sqrt(t)) + a })) });
     }
   }
   const summary = arms.flatMap((arm, a) => FAKE_TARGETS.map((t) => ({ arm, target: t, mean: 0.8 - 0.01 * a - 0.02 * t + 0.003, std: 0.003, n: FAKE_SEEDS, meanPruned: 0.41 - 0.05 * a })));

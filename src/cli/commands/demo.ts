@@ -35,11 +35,15 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
       const run = new RunDir(cfg.out, cfg, { command: 'pipeline', mode: 'continue' });
       const t0 = performance.now();
       let bar: Progress | null = null;
+      // wall time per stage of this invocation (a resumed stage shows only its remaining work)
+      const stageSeconds: Record<string, number> = {};
+      let stageStart: [string, number] | null = null;
+      const endStage = () => { if (stageStart) stageSeconds[stageStart[0]] = (performance.now() - stageStart[1]) / 1000; stageStart = null; };
       const say = (s: string) => { if (!ctx.json) ctx.err(s); };
       let lastQueueLine = '';
       try {
         const r = await runPipeline(cfg, {
-          stage: (s, d) => { bar?.done(); bar = null; say(`[${s}] ${d ?? ''}`); run.log({ kind: 'stage', stage: s, detail: d }); },
+          stage: (s, d) => { bar?.done(); bar = null; endStage(); stageStart = [s, performance.now()]; say(`[${s}] ${d ?? ''}`); run.log({ kind: 'stage', stage: s, detail: d }); },
           zooModel: (e, done, total) => {
             run.log({ kind: 'zoo-model', ...e });
             say(`  data model ${done}/${total}: seed ${e.seed} (${e.split}) test acc ${(100 * e.trainedAcc).toFixed(2)}% → pre-pruned ${e.speedup.toFixed(2)}× ${(100 * e.acc).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
@@ -64,11 +68,12 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
             say(`  ${row.arm.padEnd(13)} seed ${row.seed} ${row.target}× (${row.speedup.toFixed(2)}×): pruned ${(100 * row.accPruned).toFixed(2)}% → finetuned ${(100 * row.accFinal).toFixed(2)}%`);
           },
         }, until);
+        endStage();
         const minutes = (performance.now() - t0) / 60000;
         const summary = {
           stage: r.stage, chosenEpoch: r.selection?.chosen, selectionRule: r.selection?.rule, reg: r.reg,
-          zoo: r.zoo.entries.map((e) => ({ seed: e.seed, split: e.split, acc: e.acc, speedup: e.speedup })),
-          comparison: r.summary, minutes,
+          zoo: r.zoo.entries.map((e) => ({ seed: e.seed, split: e.split, acc: e.acc, speedup: e.speedup, trainedAcc: e.trainedAcc, seconds: e.seconds })),
+          comparison: r.summary, minutes, stageSeconds,
         };
         run.writeSummary(summary);
         const report = buildRunReport(cfg.out, getBackend());

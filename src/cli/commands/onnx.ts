@@ -11,7 +11,9 @@ import { speedupWarning } from '../common.js';
 import type { Command, CliContext } from '../command.js';
 import { CONFIG_RULES } from '../config-rules.js';
 import { UsageError, flagBoolean, flagList, flagNumber, flagString } from '../args.js';
-import { countOps, formatCount } from '../../ir/count.js';
+import { countOps, formatCount, layerWidths } from '../../ir/count.js';
+import { buildPruneReport } from '../../report/prune-report.js';
+import { getBackend } from '../../tensor/registry.js';
 import type { ModelGraph, Params } from '../../ir/graph.js';
 import { cloneParams } from '../../ir/init.js';
 import { buildDependencyGraph, prunableGroups, pruneToSpeedup, importanceByName, IMPORTANCE_NAMES, pruningPlan, defaultIgnoredLayers } from '../../prune/index.js';
@@ -225,6 +227,12 @@ export const onnxPruneCommand: Command = {
     } else {
       say(`latency: ${latencyNote}`);
     }
+    const report = buildPruneReport({
+      model: path, out, macsBefore: base.macs, macsAfter: after.macs, paramsBefore: base.params, paramsAfter: after.params,
+      layers: layerWidths(m.graph, r.graph), latency, latencyNote, accBefore, accAfter, accFinetuned,
+      config: { importance: importance.name, speedup, seed, opset, data: dataSpec ?? null, finetuneEpochs: epochs, runs, latencyBatches: batches },
+    }, getBackend());
+    say(`report ${report}`);
     say(`wrote ${out}${planPath !== undefined ? ` and the pruning plan ${planPath}` : ''}`);
     if (ctx.json) {
       ctx.out(JSON.stringify({

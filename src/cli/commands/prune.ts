@@ -8,7 +8,7 @@ import { describeConfig } from '../config.js';
 import { CONFIG_RULES } from '../config-rules.js';
 import { RunDir } from '../../report/run-dir.js';
 import { loadCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
-import { countOps, formatCount } from '../../ir/count.js';
+import { countOps, formatCount, layerWidths } from '../../ir/count.js';
 import { loadDataset } from '../../data/index.js';
 import { parseDataSpec, finetune } from '../../train/run.js';
 import { evaluate } from '../../train/evaluate.js';
@@ -18,7 +18,6 @@ import { noGrad } from '../../tensor/autograd.js';
 import { cloneParams } from '../../ir/init.js';
 import { buildRunReport } from '../../report/run-report.js';
 import { getBackend } from '../../tensor/registry.js';
-import type { ModelGraph } from '../../ir/graph.js';
 
 export const DEFAULT_PRUNE_RUN = {
   checkpoint: '',
@@ -39,12 +38,6 @@ export const DEFAULT_PRUNE_RUN = {
 
 
 /** Output channels of every conv/linear, for the before/after chart. */
-function channels(g: ModelGraph): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const n of g.nodes) if (n.op === 'conv2d') m.set(n.name, n.outChannels); else if (n.op === 'linear') m.set(n.name, n.outFeatures);
-  return m;
-}
-
 const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
 
 export const pruneCommand: Command = {
@@ -103,11 +96,10 @@ export const pruneCommand: Command = {
       const accFinal = evaluate(r.graph, r.params, data.test).acc;
       if (cfg.finetuneEpochs > 0) say(`after ${cfg.finetuneEpochs} finetune epoch(s): ${pct(accFinal)}`);
       saveCheckpoint(join(run.checkpoints, 'pruned'), { graph: r.graph, params: r.params, metadata: { source: cfg.checkpoint, speedup: base.macs / after.macs } });
-      const before = channels(ck.graph), afterCh = channels(r.graph);
       const summary = {
         macsBefore: base.macs, macsAfter: after.macs, target: cfg.speedup, speedup: base.macs / after.macs, paramsBefore: base.params, paramsAfter: after.params,
         accBefore: accBase, accAfterMetanet: accMeta, accPruned, accFinal, steps: r.steps,
-        layers: [...before.keys()].map((name) => ({ name, before: before.get(name)!, after: afterCh.get(name)! })),
+        layers: layerWidths(ck.graph, r.graph),
         checkpoint: join(run.checkpoints, 'pruned'),
       };
       run.writeSummary(summary);
