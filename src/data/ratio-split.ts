@@ -1,6 +1,7 @@
 /** Seeded, stratified train/test split of raw images by ratio (every class keeps its share in both parts). */
 import type { RawImages } from './idx.js';
 import { deriveSeed, permutation } from './prng.js';
+import { ValueError } from '../errors.js';
 
 const SPLIT_STREAM = 0x5b17;
 
@@ -22,7 +23,7 @@ export function selectRaw(raw: RawImages, indices: ArrayLike<number>): RawImages
  * into `train`; both keep the original order.
  */
 export function splitByRatio(raw: RawImages, testFraction: number, seed: number): { train: RawImages; test: RawImages } {
-  if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`test fraction must be in (0, 1), got ${testFraction}`);
+  if (!(testFraction > 0 && testFraction < 1)) throw new ValueError(`test fraction must be in (0, 1), got ${testFraction}`);
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < raw.n; i++) {
     const l = raw.labels[i]!;

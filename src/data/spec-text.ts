@@ -11,13 +11,14 @@
  */
 import type { DatasetSpec, UserDataOptions } from './dataset.js';
 import type { ImageOptions } from './image-transform.js';
+import { ValueError } from '../errors.js';
 
 const KEYS = ['resize', 'crop', 'color', 'test', 'seed', 'normalize', 'mean', 'std', 'labels'];
 
 export type UserDataKind = 'folder' | 'npz' | 'npy';
 
 function fail(spec: string, what: string): never {
-  throw new Error(`data '${spec}': ${what}`);
+  throw new ValueError(`data '${spec}': ${what}`, { subject: 'data' });
 }
 
 function size(spec: string, key: string, v: string): [number, number] {

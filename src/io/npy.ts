@@ -5,6 +5,7 @@
  */
 import { ArrayFileError } from './array-error.js';
 import { readZip, writeZip } from './zip.js';
+import { ValueError } from '../errors.js';
 
 export type NpyDType = 'bool' | 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float16' | 'float32' | 'float64';
 export type NpyData = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
@@ -109,7 +110,7 @@ function dtypeOfData(data: NpyData): NpyDType {
 /** Encodes a typed array as a version-1 .npy file (dtype from the array type). */
 export function encodeNpy(data: NpyData, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new RangeError(`encodeNpy: shape [${shape.join(', ')}] needs ${count} elements, got ${data.length}`);
+  if (count !== data.length) throw new ValueError(`encodeNpy: shape [${shape.join(', ')}] needs ${count} elements, got ${data.length}`);
   const descr = TYPED_DESCR.find(([d]) => d === dtypeOfData(data))![1];
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;

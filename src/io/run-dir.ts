@@ -16,10 +16,11 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { hostname } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { pidAlive, removeDeadTempFiles, writeJsonAtomic } from './atomic.js';
+import { MetapruneError } from '../errors.js';
 
-export class RunDirError extends Error {
+export class RunDirError extends MetapruneError {
   constructor(message: string) {
-    super(message);
+    super('io', message);
     this.name = 'RunDirError';
   }
 }
@@ -154,7 +155,7 @@ export function readManifest(dir: string): RunManifest | null {
   if (!existsSync(f)) return null;
   try {
     const m = JSON.parse(readFileSync(f, 'utf8')) as RunManifest;
-    if (typeof m.command !== 'string') throw new Error('no command');
+    if (typeof m.command !== 'string') throw new RunDirError('no command');
     return m;
   } catch (e) {
     throw new RunDirError(`${f}: not a metaprune run manifest (${(e as Error).message}); delete the directory or choose another --out`);

@@ -10,6 +10,7 @@ import { paramNames, paramShapes, type ModelGraph, type Params } from '../ir/gra
 import { ArrayFileError } from './array-error.js';
 import { parseNpz, type NdArray } from './npy.js';
 import { parseSafetensors } from './safetensors.js';
+import { MetapruneError } from '../errors.js';
 
 export type StateDict = Map<string, NdArray>;
 
@@ -29,10 +30,10 @@ export function readStateDict(file: string): StateDict {
 /** Keys a state dict may carry that have no parameter here (BN's batch counter). */
 const IGNORED = /(^|\.)num_batches_tracked$/;
 
-export class StateDictError extends Error {
+export class StateDictError extends MetapruneError {
   constructor(readonly source: string, readonly missing: string[], readonly unexpected: string[], readonly wrongShape: string[]) {
     const list = (what: string, ks: string[]) => (ks.length > 0 ? `\n  ${what} (${ks.length}): ${ks.slice(0, 20).join(', ')}${ks.length > 20 ? ', …' : ''}` : '');
-    super(`${source}: state dict does not fit the model` + list('missing keys', missing) + list('unexpected keys', unexpected) + list('wrong shapes', wrongShape));
+    super('checkpoint', `${source}: state dict does not fit the model` + list('missing keys', missing) + list('unexpected keys', unexpected) + list('wrong shapes', wrongShape));
     this.name = 'StateDictError';
   }
 }

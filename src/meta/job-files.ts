@@ -10,6 +10,7 @@ import type { ZooConfig } from './zoo.js';
 import type { SelectJob } from './select.js';
 import type { CompareJob } from './compare.js';
 import type { JobKind } from './workers.js';
+import { MetapruneError } from '../errors.js';
 
 export interface ZooModelJob {
   cfg: ZooConfig;
@@ -60,6 +61,6 @@ export const JOB_FILES: { [K in JobKind]: JobFiles<never> } = {
 /** The file declaration of a job kind, typed for its input. */
 export function jobFiles<I>(kind: JobKind): JobFiles<I> {
   const f = JOB_FILES[kind] as unknown as JobFiles<I> | undefined;
-  if (f === undefined) throw new Error(`unknown job kind '${kind}' (known: ${Object.keys(JOB_FILES).join(', ')})`);
+  if (f === undefined) throw new MetapruneError('metanet', `unknown job kind '${kind}' (known: ${Object.keys(JOB_FILES).join(', ')})`);
   return f;
 }

@@ -23,6 +23,7 @@ import { loadMetanet } from './metanet.js';
 import { metanetPath } from './metatrain.js';
 import { loadRecipe } from './workers.js';
 import { DEFAULT_PIPELINE, quickConfig, runPipeline, type PipelineConfig, type PipelineHooks } from './pipeline.js';
+import { ValueError } from '../errors.js';
 
 export interface MetaPruneConfig extends PipelineConfig {
   /** The user's trained model (.onnx); also the zoo's architecture. */
@@ -94,9 +95,9 @@ function fitToData(cfg: MetaPruneConfig, trainImages: number): MetaPruneConfig {
 
 /** Runs (or resumes) meta-pruning of `cfg.model`; returns the report also written to <out>/meta-prune.json. */
 export async function metaPrune(config: MetaPruneConfig, hooks: PipelineHooks = {}): Promise<MetaPruneReport> {
-  if (config.model === '') throw new Error('meta-prune: no model: expected a .onnx file');
-  if (config.data === '') throw new Error('meta-prune: no data: expected a dataset spec such as folder:DIR or npz:FILE');
-  if (!(config.speedup > 1)) throw new Error(`meta-prune: speed-up must be > 1, got ${config.speedup}`);
+  if (config.model === '') throw new ValueError('meta-prune: no model: expected a .onnx file');
+  if (config.data === '') throw new ValueError('meta-prune: no data: expected a dataset spec such as folder:DIR or npz:FILE');
+  if (!(config.speedup > 1)) throw new ValueError(`meta-prune: speed-up must be > 1, got ${config.speedup}`);
   const full = loadRecipe({ spec: config.data, valImages: 0, splitSeed: 7 });
   const cfg = fitToData(config, full.train.n);
   const user = loadOnnx(cfg.model);

@@ -5,6 +5,7 @@
  * when every resample can be enumerated (n^n ≤ resamples) the exact bootstrap distribution is used.
  */
 import { Rng } from '../data/prng.js';
+import { ValueError } from '../errors.js';
 
 export interface MeanStd {
   mean: number;
@@ -75,8 +76,8 @@ function resampleMeans(groups: readonly (readonly number[])[], o: Required<Boots
 
 function withDefaults(o: BootstrapOptions): Required<BootstrapOptions> {
   const c = { resamples: o.resamples ?? 10_000, confidence: o.confidence ?? 0.95, seed: o.seed ?? 0 };
-  if (!(c.confidence > 0 && c.confidence < 1)) throw new RangeError(`bootstrap confidence must be in (0, 1), got ${c.confidence}`);
-  if (!(Number.isInteger(c.resamples) && c.resamples >= 1)) throw new RangeError(`bootstrap resamples must be a positive integer, got ${c.resamples}`);
+  if (!(c.confidence > 0 && c.confidence < 1)) throw new ValueError(`bootstrap confidence must be in (0, 1), got ${c.confidence}`);
+  if (!(Number.isInteger(c.resamples) && c.resamples >= 1)) throw new ValueError(`bootstrap resamples must be a positive integer, got ${c.resamples}`);
   return c;
 }
 

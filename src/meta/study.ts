@@ -20,6 +20,7 @@ import { bootstrapCI, bootstrapGroupsCI, meanStd, type Interval, type MeanStd } 
 import { comparisonConfig, dataRecipe, metanetInputs, queueTarget, runPipeline, type PipelineConfig, type PipelineHooks, type StageLayout } from './pipeline.js';
 import { loadRecipe } from './workers.js';
 import { reuseStage } from '../io/run-dir.js';
+import { ValueError } from '../errors.js';
 
 export interface StudySettings {
   /** Config keys (dotted) → values to try. */
@@ -107,13 +108,13 @@ export function withOverrides<T extends object>(base: T, overrides: Record<strin
     let node: Record<string, unknown> = out;
     for (let i = 0; i < path.length - 1; i++) {
       const next = node[path[i]];
-      if (next === null || typeof next !== 'object' || Array.isArray(next)) throw new RangeError(`study: '${key}' is not a config key ('${path.slice(0, i + 1).join('.')}' is not a section)`);
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) throw new ValueError(`study: '${key}' is not a config key ('${path.slice(0, i + 1).join('.')}' is not a section)`);
       node = next as Record<string, unknown>;
     }
     const leaf = path[path.length - 1];
-    if (!(leaf in node)) throw new RangeError(`study: '${key}' is not a config key`);
+    if (!(leaf in node)) throw new ValueError(`study: '${key}' is not a config key`);
     const kind = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
-    if (kind(node[leaf]) !== kind(value)) throw new RangeError(`study: '${key}' expects ${kind(node[leaf])}, got ${kind(value)} ${JSON.stringify(value)}`);
+    if (kind(node[leaf]) !== kind(value)) throw new ValueError(`study: '${key}' expects ${kind(node[leaf])}, got ${kind(value)} ${JSON.stringify(value)}`);
     node[leaf] = structuredClone(value);
   }
   return out as T;
@@ -145,7 +146,7 @@ export function studyCells(cfg: StudyConfig): StudyCell[] {
   for (const [name, overrides] of Object.entries(s.points)) cells.push({ name, overrides });
   const seen = new Set<string>();
   for (const c of cells) {
-    if (seen.has(c.name)) throw new RangeError(`study: two cells are named '${c.name}'`);
+    if (seen.has(c.name)) throw new ValueError(`study: two cells are named '${c.name}'`);
     seen.add(c.name);
   }
   return cells;
@@ -216,11 +217,11 @@ export function bestOnValidation(cells: CellResult[]): StudyResult['bestOnValida
 
 function checkStudy(cfg: StudyConfig): void {
   const s = cfg.study;
-  if (!Number.isInteger(s.models) || s.models < 1) throw new RangeError(`study.models must be a positive integer, got ${s.models}`);
-  if (!Number.isInteger(s.seeds) || s.seeds < 1) throw new RangeError(`study.seeds must be a positive integer, got ${s.seeds}`);
-  if (s.mode !== 'one-at-a-time' && s.mode !== 'factorial') throw new RangeError(`study.mode must be 'one-at-a-time' or 'factorial', got '${String(s.mode)}'`);
+  if (!Number.isInteger(s.models) || s.models < 1) throw new ValueError(`study.models must be a positive integer, got ${s.models}`);
+  if (!Number.isInteger(s.seeds) || s.seeds < 1) throw new ValueError(`study.seeds must be a positive integer, got ${s.seeds}`);
+  if (s.mode !== 'one-at-a-time' && s.mode !== 'factorial') throw new ValueError(`study.mode must be 'one-at-a-time' or 'factorial', got '${String(s.mode)}'`);
   for (const [k, vs] of Object.entries(s.grid)) {
-    if (!Array.isArray(vs) || vs.length === 0) throw new RangeError(`study.grid['${k}'] must be a non-empty list of values`);
+    if (!Array.isArray(vs) || vs.length === 0) throw new ValueError(`study.grid['${k}'] must be a non-empty list of values`);
   }
 }
 
@@ -232,7 +233,7 @@ export async function runStudy(cfg: StudyConfig, hooks: StudyHooks = {}): Promis
   const configs = cells.map((c) => {
     const cellCfg = withOverrides(cfg, c.overrides) as StudyConfig;
     if (cellCfg.zoo.heldOut < cfg.study.models) {
-      throw new RangeError(`study cell '${c.name}': study.models=${cfg.study.models} held-out models are needed but zoo.heldOut=${cellCfg.zoo.heldOut}`);
+      throw new ValueError(`study cell '${c.name}': study.models=${cfg.study.models} held-out models are needed but zoo.heldOut=${cellCfg.zoo.heldOut}`);
     }
     return cellCfg;
   });

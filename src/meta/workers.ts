@@ -80,7 +80,7 @@ export class JobThread {
       const p = this.pending;
       this.pending = null;
       if (m.ok) p?.resolve(m.result);
-      else p?.reject(new Error(m.error));
+      else p?.reject(new MetapruneError('metanet', m.error));
     });
     this.worker.on('error', (e) => {
       const p = this.pending;
@@ -90,7 +90,7 @@ export class JobThread {
     this.worker.on('exit', (code) => {
       const p = this.pending;
       this.pending = null;
-      p?.reject(new Error(`job thread exited (code ${code}) before the job finished`));
+      p?.reject(new MetapruneError('engine', `job thread exited (code ${code}) before the job finished`));
     });
   }
 

@@ -83,7 +83,7 @@ export function readZoo(dir: string): Zoo {
 
 /** A data model's checkpoint path; zoo.json is data, so its paths must stay inside the zoo directory. */
 function modelPath(dir: string, e: ZooEntry): string {
-  if (typeof e.path !== 'string') throw new Error(`${join(dir, INDEX)}: entry ${e.index} has no model path`);
+  if (typeof e.path !== 'string') throw new MetapruneError('checkpoint', `${join(dir, INDEX)}: entry ${e.index} has no model path`);
   return insideDir(dir, e.path, `${join(dir, INDEX)}: entry ${e.index}`);
 }
 

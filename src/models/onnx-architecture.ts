@@ -7,6 +7,7 @@ import { inferShapes } from '../ir/shapes.js';
 import { inputNode, type ModelGraph } from '../ir/graph.js';
 import { initParams } from '../ir/init.js';
 import type { Params } from '../ir/graph.js';
+import { MetapruneError } from '../errors.js';
 
 export function isOnnxPath(model: string): boolean {
   return model.toLowerCase().endsWith('.onnx');
@@ -20,11 +21,11 @@ export function onnxArchitecture(file: string, inputShape: readonly number[], nu
   const { graph } = loadOnnx(file);
   const want = inputNode(graph).shape;
   if (want.length !== inputShape.length || want.some((d, i) => d !== inputShape[i])) {
-    throw new Error(`${file}: the model takes inputs [${want.join(', ')}] but the data has images [${inputShape.join(', ')}]: resize/crop the data (e.g. folder:DIR,resize=${want[1]},color=${want[0] === 1 ? 'gray' : 'rgb'})`);
+    throw new MetapruneError('data', `${file}: the model takes inputs [${want.join(', ')}] but the data has images [${inputShape.join(', ')}]: resize/crop the data (e.g. folder:DIR,resize=${want[1]},color=${want[0] === 1 ? 'gray' : 'rgb'})`);
   }
   const out = inferShapes(graph).get(graph.output)!;
   if (out.length !== 1 || out[0] !== numClasses) {
-    throw new Error(`${file}: the model outputs [${out.join(', ')}] but the data has ${numClasses} classes`);
+    throw new MetapruneError('data', `${file}: the model outputs [${out.join(', ')}] but the data has ${numClasses} classes`);
   }
   return { graph, params: initParams(graph, seed, 'kaiming-fan-out') };
 }

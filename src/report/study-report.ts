@@ -8,6 +8,7 @@ import { writeReport, type ReportChart, type ReportTable } from './html.js';
 import { collectEnvironment } from './environment.js';
 import { getBackend } from '../tensor/registry.js';
 import { forestPlot } from './charts.js';
+import { MetapruneError } from '../errors.js';
 
 interface Interval { lo: number; hi: number }
 interface Diff { mean: number; std: number; n: number; ci: Interval; ciModels: Interval }
@@ -32,7 +33,7 @@ function forest(cells: Cell[], pick: (t: Target) => Diff, title: string): Report
 
 export function buildStudyReport(dir: string): string {
   const file = join(dir, 'study.json');
-  if (!existsSync(file)) throw new Error(`${file}: not found; run \`metaprune study\` first`);
+  if (!existsSync(file)) throw new MetapruneError('io', `${file}: not found; run \`metaprune study\` first`);
   const s = JSON.parse(readFileSync(file, 'utf8')) as Study;
   const charts: ReportChart[] = [
     forest(s.cells, (t) => t.vsPruneOnly, '(a) metanetwork − (b) prune only, after finetuning'),

@@ -5,6 +5,7 @@
  * unknown, the batch size, is carried as the BATCH_DIM marker: it may be moved around (gathered,
  * concatenated) but any arithmetic on it is refused, so a folded shape is either exact or an error.
  */
+import { MetapruneError } from '../../errors.js';
 
 /** Stands for the dynamic batch size inside a folded shape tensor (Reshape reads it as "keep the batch"). */
 export const BATCH_DIM = -987_654_321;
@@ -14,7 +15,12 @@ export interface IntTensor {
   data: number[];
 }
 
-export class FoldError extends Error {}
+export class FoldError extends MetapruneError {
+  constructor(message: string) {
+    super('onnx', message);
+    this.name = 'FoldError';
+  }
+}
 
 const numel = (d: readonly number[]) => d.reduce((p, x) => p * x, 1);
 

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { dirname, join, relative } from 'node:path';
 import type { Redis } from 'ioredis';
 import { BLOB_PREFIX } from './connection.js';
+import { MetapruneError } from '../../errors.js';
 
 const TTL_SECONDS = 7 * 24 * 3600;
 
@@ -27,12 +28,17 @@ export async function putBlob(redis: Redis, bytes: Uint8Array): Promise<string> 
 }
 
 /** A blob Redis no longer has (expired, flushed, or already consumed). */
-export class MissingBlobError extends Error {}
+export class MissingBlobError extends MetapruneError {
+  constructor(message: string) {
+    super('io', message);
+    this.name = 'MissingBlobError';
+  }
+}
 
 export async function getBlob(redis: Redis, hash: string): Promise<Buffer> {
   const b = await redis.getBuffer(BLOB_PREFIX + hash);
   if (b === null) throw new MissingBlobError(`blob ${hash.slice(0, 12)}… is not in Redis (expired, or Redis was flushed); re-run the coordinator to send it again`);
-  if (sha256(b) !== hash) throw new Error(`blob ${hash.slice(0, 12)}… is corrupt (its bytes hash to ${sha256(b).slice(0, 12)}…)`);
+  if (sha256(b) !== hash) throw new MetapruneError('io', `blob ${hash.slice(0, 12)}… is corrupt (its bytes hash to ${sha256(b).slice(0, 12)}…)`);
   return b;
 }
 
@@ -40,7 +46,7 @@ export async function getBlob(redis: Redis, hash: string): Promise<Buffer> {
 export async function packFiles(redis: Redis, paths: string[]): Promise<BlobFiles> {
   const out: BlobFiles = {};
   for (const p of paths) {
-    if (!existsSync(p)) throw new Error(`${p}: a job's input file is missing`);
+    if (!existsSync(p)) throw new MetapruneError('io', `${p}: a job's input file is missing`);
     out[p] = await putBlob(redis, readFileSync(p));
   }
   return out;

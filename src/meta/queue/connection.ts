@@ -3,6 +3,7 @@
  * that is down fails in seconds with a clear message instead of ioredis retrying forever.
  */
 import { Redis } from 'ioredis';
+import { MetapruneError } from '../../errors.js';
 
 /** The BullMQ queue every `metaprune worker` takes jobs from. */
 export const QUEUE_NAME = 'metaprune-jobs';
@@ -16,10 +17,10 @@ export function assertQueueUrl(url: string): void {
   try {
     u = new URL(url);
   } catch {
-    throw new Error(`queue '${url}': not a URL; expected redis://HOST:PORT`);
+    throw new MetapruneError('io', `queue '${url}': not a URL; expected redis://HOST:PORT`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`queue '${url}': expected a redis:// or rediss:// URL, got ${u.protocol}//`);
-  if (u.hostname === '') throw new Error(`queue '${url}': no host; expected redis://HOST:PORT`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new MetapruneError('io', `queue '${url}': expected a redis:// or rediss:// URL, got ${u.protocol}//`);
+  if (u.hostname === '') throw new MetapruneError('io', `queue '${url}': no host; expected redis://HOST:PORT`);
 }
 
 /**
@@ -34,7 +35,7 @@ export async function connectRedis(url: string): Promise<Redis> {
     await probe.connect();
     await probe.ping();
   } catch (e) {
-    throw new Error(`queue ${url}: cannot reach Redis (${(e as Error).message || 'connection failed'}); is redis-server running there and reachable from this machine?`);
+    throw new MetapruneError('io', `queue ${url}: cannot reach Redis (${(e as Error).message || 'connection failed'}); is redis-server running there and reachable from this machine?`);
   } finally {
     probe.disconnect();
   }

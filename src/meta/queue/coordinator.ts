@@ -17,6 +17,7 @@ import { jobFiles } from '../job-files.js';
 import type { DataRecipe, JobKind, JobOptions, JobQueueTarget } from '../workers.js';
 import { connectRedis, BLOB_PREFIX, QUEUE_NAME } from './connection.js';
 import { getBlob, packFiles, sha256, MissingBlobError, type BlobFiles } from './blobs.js';
+import { MetapruneError } from '../../errors.js';
 
 /** What travels to a worker: everything a job needs, paths as on the coordinator. */
 export interface QueuedJobData {
@@ -87,7 +88,7 @@ export async function runQueuedJobs<I, R>(kind: JobKind, inputs: I[], o: JobOpti
         try {
           out = await j.job!.waitUntilFinished(events);
         } catch (e) {
-          throw new Error(`${kind} job failed on a queue worker: ${(e as Error).message}`);
+          throw new MetapruneError('metanet', `${kind} job failed on a queue worker: ${(e as Error).message}`);
         }
         try {
           if (dir !== null) await land(redis, dir, out.files);

@@ -15,6 +15,7 @@ import { JobThread, type DataRecipe } from '../workers.js';
 import { connectRedis, QUEUE_NAME } from './connection.js';
 import { listFiles, materialize, putBlob, type BlobFiles } from './blobs.js';
 import type { QueuedJobData, QueuedJobResult } from './coordinator.js';
+import { MetapruneError } from '../../errors.js';
 
 export interface QueueWorkerOptions {
   url: string;
@@ -87,7 +88,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       o.onEvent?.({ kind: 'done', job: job.id!, jobKind: kind });
       return { result: unrebase(result, scratch), files: written };
     } catch (e) {
-      if (handingBack) throw new Error('handed back to the queue');
+      if (handingBack) throw new MetapruneError('metanet', 'handed back to the queue');
       o.onEvent?.({ kind: 'failed', job: job.id!, jobKind: kind, detail: (e as Error).message.split('\n')[0] });
       throw e;
     } finally {
