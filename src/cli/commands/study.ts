@@ -8,13 +8,12 @@ import { RunDir } from '../../report/run-dir.js';
 import { buildStudyReport } from '../../report/study-report.js';
 import { writeJsonAtomic } from '../../io/atomic.js';
 import { DEFAULT_PIPELINE, quickConfig } from '../../meta/pipeline.js';
-import { DEFAULT_ZOO } from '../../meta/zoo.js';
 import { DEFAULT_STUDY_SETTINGS, formatStudyTable, runStudy, studyCells, withOverrides, type StudyConfig } from '../../meta/study.js';
 
 export const DEFAULT_STUDY: StudyConfig = {
   ...DEFAULT_PIPELINE,
   out: 'runs/study',
-  zoo: { ...DEFAULT_ZOO, heldOut: 5 },
+  zoo: { ...DEFAULT_PIPELINE.zoo, heldOut: 5 },
   compare: { ...DEFAULT_PIPELINE.compare, targets: [2, 3, 4, 6] },
   study: DEFAULT_STUDY_SETTINGS,
 };
