@@ -287,12 +287,11 @@ test('setThreads validates its argument', () => {
 
 const wasmIndexUrl = pathToFileURL(fileURLToPath(new URL('../../src/tensor/backends/wasm/index.js', import.meta.url))).href;
 
-function runChild(script: string, env: Record<string, string | undefined>, nodeFlags: string[] = []): { status: number | null; stdout: string; stderr: string; ms: number } {
-  const t0 = Date.now();
+function runChild(script: string, env: Record<string, string | undefined>, nodeFlags: string[] = []): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...nodeFlags, '--input-type=module', '-e', script], {
     env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000,
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('METAPRUNE_THREADS sets the thread count; workers never keep the process alive', () => {
@@ -307,14 +306,14 @@ test('METAPRUNE_THREADS sets the thread count; workers never keep the process al
   assert.equal(one.status, 0, one.stderr);
   assert.deepEqual(JSON.parse(one.stdout), { threads: 1, started: 0, c0: 200 });
   const three = runChild(script, { METAPRUNE_THREADS: '3' });
+  // exit status 0: the child exited on its own although its workers were started and idle (one kept
+  // alive by them is killed by runChild's timeout and has no status)
   assert.equal(three.status, 0, three.stderr);
   assert.deepEqual(JSON.parse(three.stdout), { threads: 3, started: 2, c0: 200 });
   const bad = runChild(script, { METAPRUNE_THREADS: 'lots' });
   assert.equal(bad.status, 0, bad.stderr);
   assert.match(bad.stderr, /METAPRUNE_THREADS='lots' is not a positive integer/);
   assert.ok(JSON.parse(bad.stdout).threads >= 1);
-  // the children exited on their own although their workers were started and idle
-  assert.ok(three.ms < 30000, `child took ${three.ms} ms to exit`);
 });
 
 test('joins wait for every chunk under V8\'s baseline compiler (--liftoff-only)', () => {
