@@ -3,6 +3,11 @@ import { flagString, type FlagSpec, type ParsedArgs } from './args.js';
 import { ConfigError, loadConfig } from './config.js';
 import { CONFIG_RULES } from './config-rules.js';
 
+/** --queue of every command that runs pipeline jobs (the config key `queue`). */
+export const QUEUE_FLAG: Record<string, FlagSpec> = {
+  queue: { type: 'string', valueName: 'URL', description: 'run the independent jobs on `metaprune worker` processes through Redis at URL (redis://HOST:PORT)' },
+};
+
 export const CONFIG_FLAG: Record<string, FlagSpec> = {
   config: { type: 'string', short: 'c', valueName: 'FILE', description: 'JSON or YAML config file (key=value overrides apply on top)' },
 };

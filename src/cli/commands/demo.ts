@@ -1,6 +1,6 @@
 /** `metaprune demo`: the whole Meta Pruning pipeline on the embedded data (the README's main job). */
 import type { Command } from '../command.js';
-import { CONFIG_FLAG, resolveConfig } from '../common.js';
+import { CONFIG_FLAG, QUEUE_FLAG, resolveConfig } from '../common.js';
 import { describeConfig } from '../config.js';
 import { CONFIG_RULES } from '../config-rules.js';
 import { flagBoolean } from '../args.js';
@@ -22,7 +22,7 @@ export function pipelineCommand(name: string, description: string, defaults: Pip
         quick: { type: 'boolean', description: 'a much smaller setting (about half a minute) for trying it out; run directory runs/demo-quick unless --out' },
         out: { type: 'string', short: 'o', valueName: 'DIR', description: 'run directory (re-running resumes it)' },
         model: { type: 'string', description: 'architecture of the data models' },
-        queue: { type: 'string', valueName: 'URL', description: 'run the independent jobs on `metaprune worker` processes through Redis at URL (redis://HOST:PORT)' },
+        ...QUEUE_FLAG,
       },
       epilog: `Examples:\n  metaprune ${name} --quick\n  metaprune ${name} meta.epochs=60 select.tolerance=0.03\n\nStages: zoo (data models) → meta-train → select (checkpoint by no-finetune curves on validation data) → compare (a) metanetwork, (b) prune only, (c) sparse training, on test data.\n\nConfig keys:\n${describeConfig(defaults, CONFIG_RULES)}`,
     },

@@ -1,6 +1,6 @@
 /** `metaprune study`: the pipeline over a grid of settings × held-out models × seeds, with bootstrap CIs (issue #16). */
 import type { Command } from '../command.js';
-import { CONFIG_FLAG, resolveConfig } from '../common.js';
+import { CONFIG_FLAG, QUEUE_FLAG, resolveConfig } from '../common.js';
 import { checkRules, describeConfig, mergeConfig } from '../config.js';
 import { CONFIG_RULES } from '../config-rules.js';
 import { flagBoolean } from '../args.js';
@@ -36,7 +36,7 @@ export const studyCommand: Command = {
       ...CONFIG_FLAG,
       quick: { type: 'boolean', description: 'a small study (a few minutes) for trying it out; run directory runs/study-quick unless --out' },
       out: { type: 'string', short: 'o', valueName: 'DIR', description: 'study directory (re-running resumes it; cells share zoos and metanetworks)' },
-      queue: { type: 'string', valueName: 'URL', description: 'run the independent jobs on `metaprune worker` processes through Redis at URL (redis://HOST:PORT)' },
+      ...QUEUE_FLAG,
     },
     epilog: `Examples:\n  metaprune study --quick\n  metaprune study 'study.grid={"compare.finetuneEpochs":[2,10],"compare.adapt.kind":["finetune","bn"]}'\n\nCells: the base setting, then (study.mode=one-at-a-time) each grid value alone, or (factorial) every combination, then study.points (name → overrides). Each cell compares (a) metanetwork, (b) prune only, (c) sparse training on study.models held-out models × study.seeds seeds; differences (a)−(b) and (a)−(c) per pair with ${Math.round(100 * DEFAULT_STUDY_SETTINGS.confidence)} % percentile-bootstrap CIs (over pairs, and over whole models). The best regime is chosen on validation accuracy; the test split only feeds the table.\n\nConfig keys:\n${describeConfig(DEFAULT_STUDY, CONFIG_RULES)}`,
   },
