@@ -252,11 +252,15 @@ export async function runStudy(cfg: StudyConfig, hooks: StudyHooks = {}): Promis
       const t0 = performance.now();
       const recipe = dataRecipe(cellCfg);
       const workers = cellCfg.workers > 0 ? cellCfg.workers : defaultWorkers();
-      const data = workers <= 1 ? loadRecipe(recipe) : null;
+      // loaded only if a job runs in this thread (worker threads and queue workers load their own)
+      let data: ReturnType<typeof loadRecipe> | undefined;
       const zoo = readZoo(layout.zoo);
       const rows = (await runJobs('compare', pairedCompareJobs(zoo, heldOut, metanetPath(layout.meta, chosen), compareCfg), {
         workers, recipe, queue: queueTarget(cellCfg, hooks),
-        inProcess: (j) => runCompareJob(j, data!.train, data!.test, data!.val),
+        inProcess: (j) => {
+          data ??= loadRecipe(recipe);
+          return runCompareJob(j, data.train, data.test, data.val);
+        },
         onResult: (rs: CompareRow[]) => rs.forEach((r) => hooks.compareRow?.(r)), stop: hooks.stop,
       })).flat();
       return { rows: sortRows(rows), seconds: (performance.now() - t0) / 1000 };
