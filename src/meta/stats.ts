@@ -33,29 +33,22 @@ export interface Interval {
   hi: number;
 }
 
-/** The q-quantile of sorted (value, weight) points: the smallest value whose cumulative weight reaches q. */
-function weightedQuantile(values: Float64Array, weights: Float64Array, q: number): number {
-  const order = Array.from(values.keys()).sort((a, b) => values[a] - values[b]);
-  let total = 0;
-  for (const w of weights) total += w;
-  let acc = 0;
-  for (const i of order) {
-    acc += weights[i];
-    // relative tolerance: cumulative sums of 1/n^n weights are not exact
-    if (acc >= q * total * (1 - 1e-12)) return values[i];
-  }
-  return values[order[order.length - 1]];
+/** The q-quantile of equally likely values: the smallest value whose share of values at or below it reaches q. */
+function quantile(values: Float64Array, q: number): number {
+  const sorted = Float64Array.from(values).sort();
+  // relative tolerance: q · count is not exact in floating point (e.g. 0.975 · 27)
+  const k = Math.max(0, Math.ceil(q * sorted.length * (1 - 1e-12)) - 1);
+  return sorted[Math.min(k, sorted.length - 1)];
 }
 
-/** Means of every resample (with multiplicity weights) of `groups`, each a list of values kept together. */
-function resampleMeans(groups: readonly (readonly number[])[], o: Required<BootstrapOptions>): { means: Float64Array; weights: Float64Array } {
+/** Means of every resample of `groups` (each a list of values kept together), all equally likely. */
+function resampleMeans(groups: readonly (readonly number[])[], o: Required<BootstrapOptions>): Float64Array {
   const n = groups.length;
   const sums = groups.map((g) => g.reduce((s, x) => s + x, 0));
   const sizes = groups.map((g) => g.length);
   const exact = n ** n <= o.resamples;
   const count = exact ? n ** n : o.resamples;
   const means = new Float64Array(count);
-  const weights = new Float64Array(count).fill(1);
   const rng = new Rng(o.seed);
   const pick = new Int32Array(n);
   for (let r = 0; r < count; r++) {
@@ -71,7 +64,7 @@ function resampleMeans(groups: readonly (readonly number[])[], o: Required<Boots
     }
     means[r] = s / m;
   }
-  return { means, weights };
+  return means;
 }
 
 function withDefaults(o: BootstrapOptions): Required<BootstrapOptions> {
@@ -89,9 +82,9 @@ function withDefaults(o: BootstrapOptions): Required<BootstrapOptions> {
 export function bootstrapGroupsCI(groups: readonly (readonly number[])[], o: BootstrapOptions = {}): Interval {
   if (groups.length === 0 || groups.some((g) => g.length === 0)) return { lo: NaN, hi: NaN };
   const c = withDefaults(o);
-  const { means, weights } = resampleMeans(groups, c);
+  const means = resampleMeans(groups, c);
   const a = (1 - c.confidence) / 2;
-  return { lo: weightedQuantile(means, weights, a), hi: weightedQuantile(means, weights, 1 - a) };
+  return { lo: quantile(means, a), hi: quantile(means, 1 - a) };
 }
 
 /** Percentile-bootstrap interval of the mean of independent values. */
